@@ -1,0 +1,70 @@
+import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+
+/**
+ * The one error type handlers throw on purpose: it carries the gRPC status the caller
+ * sees and a message safe to show them. Anything else becomes INTERNAL.
+ */
+export class RpcError extends Error {
+  override name = "RpcError";
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const invalidArgument = (field: string, problem: string) =>
+  new RpcError(status.INVALID_ARGUMENT, `${field}: ${problem}`);
+export const notFound = (message: string) => new RpcError(status.NOT_FOUND, message);
+export const failedPrecondition = (message: string) => new RpcError(status.FAILED_PRECONDITION, message);
+export const alreadyExists = (message: string) => new RpcError(status.ALREADY_EXISTS, message);
+export const unauthenticated = (message: string) => new RpcError(status.UNAUTHENTICATED, message);
+export const unavailable = (message: string) => new RpcError(status.UNAVAILABLE, message);
+export const aborted = (message: string) => new RpcError(status.ABORTED, message);
+
+/** A status received from another gRPC service (what grpc-js clients reject with). */
+export interface RemoteStatusError extends Error {
+  code: status;
+  details: string;
+  metadata?: Metadata;
+}
+
+export function isRemoteStatusError(err: unknown): err is RemoteStatusError {
+  return err instanceof Error && typeof (err as Partial<RemoteStatusError>).code === "number" && "details" in err;
+}
+
+/** Statuses of a downstream call that mean "try again later", not "this request is wrong". */
+const transientCodes = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED]);
+
+export function isTransient(err: unknown): boolean {
+  return isRemoteStatusError(err) && transientCodes.has(err.code);
+}
+
+/** Downstream statuses whose message was written for the end caller and may be passed through. */
+const passThroughCodes = new Set([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.FAILED_PRECONDITION,
+  status.ALREADY_EXISTS,
+  status.ABORTED,
+  status.OUT_OF_RANGE,
+]);
+
+/**
+ * Turns anything a handler threw into the status sent to the caller. Unexpected errors
+ * are logged with their stack and reported as INTERNAL with a generic message.
+ */
+export function toStatus(err: unknown, log: Logger): Partial<StatusObject> & { code: status; details: string } {
+  if (err instanceof RpcError) return { code: err.code, details: err.message };
+  if (isRemoteStatusError(err)) {
+    if (passThroughCodes.has(err.code)) return { code: err.code, details: err.details };
+    if (transientCodes.has(err.code)) {
+      log.warn({ code: err.code, details: err.details }, "dependency unavailable");
+      return { code: status.UNAVAILABLE, details: "a dependency is unavailable, try again" };
+    }
+  }
+  log.error({ err }, "unexpected error");
+  return { code: status.INTERNAL, details: "internal error" };
+}

@@ -1,0 +1,75 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import type { Logger } from "pino";
+
+export type { NatsConnection };
+
+/**
+ * Connects to NATS and keeps reconnecting forever: a broker restart must never take a
+ * service down, work resumes when it is back.
+ */
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(","),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error")
+        log.warn({ nats: s.type }, "NATS connection status changed");
+    }
+  })();
+  log.info({ server: nc.getServer() }, "connected to NATS");
+  return nc;
+}
+
+/** Subject the payment hand-over is published on, inside the stream of the same prefix. */
+export function paymentCreatedSubject(stream: string): string {
+  return `${stream}.created`;
+}
+
+/**
+ * Declares the payments stream idempotently: created if missing, updated to this
+ * configuration if it exists. File storage, so an acknowledged publish survives a restart;
+ * a duplicate window during which a re-publish with the same message id is dropped.
+ */
+export async function ensurePaymentStream(
+  nc: NatsConnection,
+  stream: string,
+  options: { duplicateWindowMs: number; replicas?: number },
+): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const config: Partial<StreamConfig> & { name: string } = {
+    name: stream,
+    subjects: [`${stream}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: options.duplicateWindowMs * 1_000_000,
+    num_replicas: options.replicas ?? 1,
+  };
+  try {
+    await jsm.streams.info(stream);
+    await jsm.streams.update(stream, config);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (addErr) {
+      // Another replica may have created it between our info and add: that is fine.
+      await jsm.streams.info(stream).catch(() => Promise.reject(addErr));
+    }
+  }
+  return jsm;
+}
