@@ -1,11 +1,8 @@
 import { fileURLToPath } from "node:url";
 
 /**
- * Folder holding the .proto sources. Both src/ and dist/ sit two levels below the
- * workspace root, so the same relative path works when run from source or from a build.
+ * The compiled schema (a FileDescriptorSet made by `buf build` in `npm run generate`), with
+ * the real file names and imports, which server reflection needs to describe services
+ * that use messages of other packages. Both src/ and dist/ sit next to descriptors/.
  */
-export const protoRoot = fileURLToPath(new URL("../../../proto", import.meta.url));
-
-/** Proto files served through gRPC server reflection, relative to {@link protoRoot}. */
-export const publicProtoFiles = ["payments/v1/payment_service.proto"];
-export const processingProtoFiles = ["payments/processing/v1/processing_service.proto"];
+export const descriptorSetPath = fileURLToPath(new URL("../descriptors/payments.binpb", import.meta.url));

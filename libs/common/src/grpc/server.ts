@@ -1,6 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { readFileSync } from "node:fs";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 
@@ -17,8 +20,11 @@ export interface GrpcServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   services: ServiceBinding[];
-  /** Proto files (relative to protoRoot) that server reflection describes. */
-  reflection?: { protoRoot: string; files: string[] };
+  /**
+   * Compiled schema (FileDescriptorSet) describing the services, for server reflection;
+   * `descriptorSetPath` of @payments/contracts/protoFiles. Omit to serve no reflection.
+   */
+  descriptorSetPath?: string;
   credentials?: grpc.ServerCredentials;
   /** Largest request accepted, in bytes. */
   maxReceiveMessageBytes?: number;
@@ -49,16 +55,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const health = new HealthImplementation({ "": "SERVING", ...statusMap });
   health.addToServer(server);
 
-  if (options.reflection) {
-    const definition = protoLoader.loadSync(options.reflection.files, {
-      includeDirs: [options.reflection.protoRoot],
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    new ReflectionService(definition).addToServer(server);
+  if (options.descriptorSetPath) {
+    const services = [...options.services.map((s) => s.name), "grpc.health.v1.Health"];
+    new ReflectionService(packageDefinitionOf(options.descriptorSetPath), { services }).addToServer(server);
   }
 
   const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
@@ -91,4 +90,16 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       });
     },
   };
+}
+
+/**
+ * @grpc/reflection reads the `fileDescriptorProtos` of a package definition. Built by
+ * proto-loader those are merged per package and lose their imports, so clients cannot
+ * resolve a service that uses another package's messages; we hand it the real files
+ * from `buf build` instead.
+ */
+function packageDefinitionOf(descriptorSetPath: string): PackageDefinition {
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath));
+  const fileDescriptorProtos = set.file.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file)));
+  return { schema: { format: "Protocol Buffer 3 FileDescriptorProto", type: {}, fileDescriptorProtos } } as unknown as PackageDefinition;
 }

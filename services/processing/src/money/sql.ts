@@ -1,0 +1,17 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
+
+/** Runs one SQL statement inside the entity manager's current transaction and returns its rows. */
+export function query<Row = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<Row[]> {
+  return em.execute<Row[]>(sql, params as never[], "all");
+}
+
+/** Maps a raw `payments` row (as returned by `returning *`) to the entity. */
+export function toPayment(em: EntityManager, row: Record<string, unknown>): Payment {
+  return em.map(PaymentSchema, row);
+}
+
+/** PostgreSQL's "unique_violation". */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: string }).code === "23505";
+}

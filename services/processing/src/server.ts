@@ -1,0 +1,51 @@
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Logger } from "pino";
+import { unary } from "@payments/common/grpc/handlers";
+import type { ServiceBinding } from "@payments/common/grpc/server";
+import {
+  ProcessingServiceService,
+  type ProcessingServiceServer,
+} from "@payments/contracts/gen/payments/processing/v1/processing_service";
+import { holdPayment } from "./money/holdPayment.js";
+import { settlePayment } from "./money/settlePayment.js";
+import { getAccounts, getPayment, listPayments } from "./queries.js";
+import { toBalance, toPaymentMessage } from "./handlers/protoMapping.js";
+import { requireUserId, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
+
+export interface ProcessingDeps {
+  orm: MikroORM;
+  log: Logger;
+}
+
+/**
+ * The ProcessingService implementation. Each call works in its own forked entity manager
+ * (no shared identity map between requests).
+ */
+export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBinding {
+  const em = () => orm.em.fork();
+  const implementation: ProcessingServiceServer = {
+    hold: unary(log, "Hold", async (request) => {
+      const command = toHoldCommand(request);
+      const result = await holdPayment(em(), command);
+      log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
+      return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
+    }),
+    settle: unary(log, "Settle", async (request) => {
+      const command = toSettleCommand(request);
+      const result = await settlePayment(em(), command);
+      log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");
+      return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
+    }),
+    getPayment: unary(log, "GetPayment", async (request) => ({
+      payment: toPaymentMessage(await getPayment(em(), requireUserId(request.userId), request.paymentId)),
+    })),
+    listPayments: unary(log, "ListPayments", async (request) => {
+      const page = await listPayments(em(), requireUserId(request.userId), toPageSize(request.pageSize), request.pageToken);
+      return { payments: page.payments.map(toPaymentMessage), nextPageToken: page.nextPageToken };
+    }),
+    getAccount: unary(log, "GetAccount", async (request) => ({
+      balances: (await getAccounts(em(), requireUserId(request.userId))).map(toBalance),
+    })),
+  };
+  return { name: "payments.processing.v1.ProcessingService", definition: ProcessingServiceService, implementation };
+}
