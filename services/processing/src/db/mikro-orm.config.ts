@@ -18,6 +18,7 @@ export function createOrmConfig(options: { databaseUrl: string; poolMax: number 
     migrations: {
       migrationsList: [{ name: "Migration20261124000000_initial", class: Migration20261124000000_initial }],
       transactional: true,
+      silent: true,
       allOrNothing: true,
       disableForeignKeys: false,
     },
