@@ -1,0 +1,96 @@
+import path from "node:path";
+import {
+  ConfigError,
+  isProduction,
+  readInt,
+  readList,
+  readOptionalString,
+  readString,
+  type Env,
+} from "@payments/common/config";
+import { defaultDataDir } from "@payments/common/paths";
+
+/** Signature algorithms a token may use; symmetric and unsecured ones are never accepted. */
+export const SUPPORTED_JWT_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"] as const;
+
+/** How bearer tokens are verified. Exactly one key source is used. */
+export interface AuthConfig {
+  issuer: string;
+  audience: string;
+  /** Accepted `alg` header values. */
+  algorithms: string[];
+  /** Remote key set of the identity provider; takes the key from the token's `kid`. */
+  jwksUrl?: string;
+  /** A single SPKI public key in PEM form. */
+  publicKeyPem?: string;
+  /** Folder of the generated development key; only used outside production when no key is configured. */
+  devKeysDir: string;
+}
+
+/** Everything the payment service can be configured with, parsed once at start. */
+export interface PaymentConfig {
+  host: string;
+  port: number;
+  processingAddr: string;
+  processingDeadlineMs: number;
+  natsUrl: string;
+  stream: string;
+  /** How long the stream remembers a message id, so a re-publish of the same payment is dropped. */
+  streamDuplicateWindowMs: number;
+  logLevel: string;
+  production: boolean;
+  watchPollMs: number;
+  auth: AuthConfig;
+}
+
+/**
+ * Reads the configuration from `env` (process.env by default). Throws {@link ConfigError}
+ * for malformed values, and in production when no real token key is configured.
+ */
+export function loadConfig(env: Env = process.env): PaymentConfig {
+  const production = isProduction(env);
+  const jwksUrl = readOptionalString(env, "JWT_JWKS_URL");
+  // PEM keys are often passed on one line with escaped newlines.
+  const publicKeyPem = readOptionalString(env, "JWT_PUBLIC_KEY")?.replace(/\\n/g, "\n");
+  if (jwksUrl && publicKeyPem) throw new ConfigError("set either JWT_JWKS_URL or JWT_PUBLIC_KEY, not both");
+  if (jwksUrl) {
+    let url: URL;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      throw new ConfigError(`JWT_JWKS_URL is not a valid URL: "${jwksUrl}"`);
+    }
+    if (production && url.protocol !== "https:") throw new ConfigError("JWT_JWKS_URL must use https in production");
+  }
+  if (production && !jwksUrl && !publicKeyPem)
+    throw new ConfigError("production needs JWT_JWKS_URL or JWT_PUBLIC_KEY; the development key is refused");
+
+  const algorithms = readList(env, "JWT_ALGORITHMS", ["ES256", "RS256", "EdDSA"]);
+  const supported: readonly string[] = SUPPORTED_JWT_ALGORITHMS;
+  for (const alg of algorithms) {
+    if (!supported.includes(alg))
+      throw new ConfigError(`JWT_ALGORITHMS: "${alg}" is not allowed; use some of ${SUPPORTED_JWT_ALGORITHMS.join(", ")}`);
+  }
+  if (algorithms.length === 0) throw new ConfigError("JWT_ALGORITHMS must list at least one algorithm");
+
+  return {
+    host: readString(env, "GRPC_HOST", "0.0.0.0"),
+    port: readInt(env, "PAYMENT_PORT", 50051, 0, 65535),
+    processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
+    processingDeadlineMs: readInt(env, "PROCESSING_DEADLINE_MS", 3000, 1, 600_000),
+    natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),
+    stream: readString(env, "PAYMENT_STREAM", "payment2"),
+    streamDuplicateWindowMs: readInt(env, "PAYMENT_STREAM_DUPLICATE_WINDOW_MS", 10 * 60_000, 1000, 7 * 24 * 3_600_000),
+    logLevel: readString(env, "LOG_LEVEL", "info"),
+    production,
+    watchPollMs: readInt(env, "WATCH_POLL_MS", 200, 10, 60_000),
+    auth: {
+      issuer: readString(env, "JWT_ISSUER", "payments-dev"),
+      audience: readString(env, "JWT_AUDIENCE", "payments-api"),
+      algorithms,
+      jwksUrl,
+      publicKeyPem,
+      devKeysDir: readString(env, "DEV_KEYS_DIR", path.join(defaultDataDir, "dev-keys")),
+    },
+  };
+}

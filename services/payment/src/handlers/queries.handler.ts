@@ -1,0 +1,38 @@
+import { catalog } from "@payments/catalog/catalog";
+import type {
+  GetAccountResponse,
+  GetPaymentRequest,
+  GetPaymentResponse,
+  ListPaymentsRequest,
+  ListPaymentsResponse,
+  ListServicesResponse,
+} from "@payments/contracts/gen/payments/v1/payment_service";
+import type { Caller } from "../auth/tokenVerifier.js";
+import { normalisePageSize, validatePaymentId } from "../domain/queries.js";
+import { toPayableService } from "../domain/payableService.js";
+import type { PaymentServiceDeps } from "./deps.js";
+
+/** One of the caller's payments; Processing answers NOT_FOUND for another user's. */
+export async function getPayment(deps: PaymentServiceDeps, caller: Caller, request: GetPaymentRequest): Promise<GetPaymentResponse> {
+  const paymentId = validatePaymentId(request.paymentId);
+  const { payment } = await deps.processing.getPayment({ userId: caller.userId, paymentId });
+  return { payment };
+}
+
+/** The caller's payments, newest first; the page token is Processing's and passed through untouched. */
+export async function listPayments(deps: PaymentServiceDeps, caller: Caller, request: ListPaymentsRequest): Promise<ListPaymentsResponse> {
+  const pageSize = normalisePageSize(request.pageSize);
+  const page = await deps.processing.listPayments({ userId: caller.userId, pageSize, pageToken: request.pageToken });
+  return { payments: page.payments, nextPageToken: page.nextPageToken };
+}
+
+/** The caller's balances per currency. */
+export async function getAccount(deps: PaymentServiceDeps, caller: Caller): Promise<GetAccountResponse> {
+  const { balances } = await deps.processing.getAccount({ userId: caller.userId });
+  return { balances };
+}
+
+/** The catalog; static, but still only for authenticated callers. */
+export async function listServices(): Promise<ListServicesResponse> {
+  return { services: catalog.map(toPayableService) };
+}

@@ -1,0 +1,36 @@
+import { createLogger } from "@payments/common/logger";
+import { connectNats, ensurePaymentStream } from "@payments/common/nats";
+import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
+import { loadConfig } from "./config.js";
+import { createVerifierFromConfig } from "./auth/verifierFromConfig.js";
+import { createProcessingClient } from "./clients/processing.client.js";
+import { createJetStreamPublisher, PaymentHandOver } from "./messaging/paymentCreated.publisher.js";
+import { startPaymentServer } from "./server.js";
+
+const bootLog = createLogger("payment");
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger("payment", config.logLevel);
+
+  const verifier = await createVerifierFromConfig(config.auth, config.production, log);
+  const nc = await connectNats(config.natsUrl, "payment", log);
+  await ensurePaymentStream(nc, config.stream, { duplicateWindowMs: config.streamDuplicateWindowMs });
+  const handOver = new PaymentHandOver(createJetStreamPublisher(nc, config.stream, log), log);
+  const processing = createProcessingClient(config.processingAddr, config.processingDeadlineMs);
+
+  const server = await startPaymentServer(
+    { processing, handOver, verifier, watchPollMs: config.watchPollMs, log },
+    { host: config.host, port: config.port },
+  );
+
+  exitOnSignals(log, async () => {
+    await server.stop();
+    // Hand-overs already started get a chance to reach the stream before NATS closes.
+    await handOver.settle(5000);
+    processing.close();
+    await nc.drain();
+  });
+}
+
+main().catch(exitOnStartFailure(bootLog));

@@ -1,0 +1,106 @@
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@payments/common/nats";
+import { paymentCreatedSubject } from "@payments/common/nats";
+import type { Logger } from "@payments/common/logger";
+import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
+
+/**
+ * Hands a held payment over to the rest of the saga. Kept this small so that an outbox
+ * (a later issue) can take the place of the direct JetStream publish.
+ */
+export interface PaymentCreatedPublisher {
+  /** Resolves once the stream has stored the event (or recognised it as a duplicate). */
+  publish(event: PaymentCreated): Promise<void>;
+}
+
+/**
+ * Publishes PaymentCreated, proto-encoded, to `<stream>.created` with the payment id as the
+ * message id: the stream drops a re-publish of the same payment inside its duplicate window.
+ */
+export function createJetStreamPublisher(
+  nc: NatsConnection,
+  stream: string,
+  log: Logger,
+  options: { ackTimeoutMs?: number } = {},
+): PaymentCreatedPublisher {
+  const js = jetstream(nc);
+  const subject = paymentCreatedSubject(stream);
+  return {
+    async publish(event) {
+      const ack = await js.publish(subject, PaymentCreated.encode(event).finish(), {
+        msgID: event.paymentId,
+        timeout: options.ackTimeoutMs ?? 5000,
+      });
+      log.debug({ paymentId: event.paymentId, seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
+    },
+  };
+}
+
+export interface HandOverOptions {
+  /** Tries in all, the first included. */
+  attempts?: number;
+  /** Delay before the first retry; doubles each time, up to maxDelayMs. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Publishes in the background with retries, so the client never waits for the broker.
+ * A hand-over that still fails is logged; the payment stays CREATED until a client retry
+ * re-publishes it (and, later, the outbox does).
+ */
+export class PaymentHandOver {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly attempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly publisher: PaymentCreatedPublisher,
+    private readonly log: Logger,
+    options: HandOverOptions = {},
+  ) {
+    this.attempts = options.attempts ?? 5;
+    this.baseDelayMs = options.baseDelayMs ?? 250;
+    this.maxDelayMs = options.maxDelayMs ?? 4000;
+  }
+
+  /** Starts the hand-over and returns at once. */
+  handOver(event: PaymentCreated): void {
+    const task = this.run(event).finally(() => this.pending.delete(task));
+    this.pending.add(task);
+  }
+
+  /** Number of hand-overs still in progress. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Waits for the hand-overs in progress, up to `timeoutMs` (used before closing NATS). */
+  async settle(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async run(event: PaymentCreated): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publisher.publish(event);
+        return;
+      } catch (err) {
+        if (attempt >= this.attempts) {
+          this.log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
+          return;
+        }
+        const delay = Math.min(this.baseDelayMs * 2 ** (attempt - 1), this.maxDelayMs);
+        this.log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}

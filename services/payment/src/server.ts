@@ -1,0 +1,75 @@
+import type * as grpc from "@grpc/grpc-js";
+import { serverStream, unary } from "@payments/common/grpc/handlers";
+import { startGrpcServer, type RunningGrpcServer } from "@payments/common/grpc/server";
+import { descriptorSetPath } from "@payments/contracts/protoFiles";
+import { PaymentServiceService, type PaymentServiceServer } from "@payments/contracts/gen/payments/v1/payment_service";
+import { authenticate } from "./auth/tokenVerifier.js";
+import { createPayment } from "./handlers/createPayment.handler.js";
+import { getAccount, getPayment, listPayments, listServices } from "./handlers/queries.handler.js";
+import { watchPayment } from "./handlers/watchPayment.handler.js";
+import type { PaymentServiceDeps } from "./handlers/deps.js";
+
+export type { PaymentServiceDeps } from "./handlers/deps.js";
+
+/** Fully qualified name of the public service, as health checks and reflection know it. */
+export const PAYMENT_SERVICE_NAME = "payments.v1.PaymentService";
+
+/**
+ * The PaymentService implementation: every method authenticates the caller first, then
+ * runs its handler. `shutdown` ends open watches when the server stops.
+ */
+export function createPaymentServiceImplementation(deps: PaymentServiceDeps, shutdown: AbortSignal): PaymentServiceServer {
+  const { log } = deps;
+  const auth = (call: { metadata: grpc.Metadata }) => authenticate(call.metadata, deps.verifier);
+  return {
+    createPayment: unary(log, "CreatePayment", async (request, call) => createPayment(deps, await auth(call), request)),
+    getPayment: unary(log, "GetPayment", async (request, call) => getPayment(deps, await auth(call), request)),
+    watchPayment: serverStream(log, "WatchPayment", async (request, call) =>
+      watchPayment(deps, await auth(call), request, call, shutdown),
+    ),
+    listPayments: unary(log, "ListPayments", async (request, call) => listPayments(deps, await auth(call), request)),
+    getAccount: unary(log, "GetAccount", async (_request, call) => getAccount(deps, await auth(call))),
+    listServices: unary(log, "ListServices", async (_request, call) => {
+      await auth(call);
+      return listServices();
+    }),
+  };
+}
+
+/** A listening payment server. */
+export interface PaymentServer {
+  port: number;
+  grpc: RunningGrpcServer;
+  /** Health NOT_SERVING, open watches ended, in-flight calls finished (up to graceMs), then closed. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts PaymentService with health and reflection on `host:port` (0 picks a free port).
+ * The dependencies are owned by the caller, who closes them after {@link PaymentServer.stop}.
+ */
+export async function startPaymentServer(deps: PaymentServiceDeps, listen: { host: string; port: number }): Promise<PaymentServer> {
+  const shutdown = new AbortController();
+  const running = await startGrpcServer({
+    host: listen.host,
+    port: listen.port,
+    services: [
+      {
+        name: PAYMENT_SERVICE_NAME,
+        definition: PaymentServiceService,
+        implementation: createPaymentServiceImplementation(deps, shutdown.signal),
+      },
+    ],
+    descriptorSetPath,
+    log: deps.log,
+  });
+  return {
+    port: running.port,
+    grpc: running,
+    async stop(graceMs) {
+      // Watches would otherwise hold tryShutdown open until the grace period runs out.
+      shutdown.abort();
+      await running.stop(graceMs);
+    },
+  };
+}
