@@ -36,7 +36,9 @@ export function serverStream<Req, Res>(
       () => call.end(),
       (err: unknown) => {
         const status = toStatus(err, log.child({ method }));
-        call.destroy(Object.assign(new Error(status.details), { code: status.code, details: status.details }));
+        // grpc-js sends the status of an emitted "error" and ends the call; destroy() would
+        // end the stream without sending any status, leaving the client waiting.
+        call.emit("error", Object.assign(new Error(status.details), { code: status.code, details: status.details }));
       },
     );
   };

@@ -1,0 +1,94 @@
+import { ConfigError, readInt, readList, readNumber, readOptionalString, readString, type Env } from "@payments/common/config";
+
+/** Settings of the stub payment provider (the stand-in for the external payment system). */
+export interface StubProviderConfig {
+  /** PROVIDER_LATENCY_MS: how long every call takes. */
+  latencyMs: number;
+  /** PROVIDER_LATENCY_JITTER_MS: up to this much is added at random to each call. */
+  latencyJitterMs: number;
+  /** PROVIDER_DECLINE_ABOVE_MINOR: amounts above this (minor units) are declined; unset = no limit. */
+  declineAboveMinor: bigint | undefined;
+  /**
+   * PROVIDER_DECLINED_NUMBERS: comma list of phone, contract or account numbers the provider
+   * declines. Default "+14155550199", so a demo can show a decline without configuration.
+   */
+  declinedNumbers: string[];
+  /** PROVIDER_TRANSIENT_FAILURE_RATE: share (0..1) of calls that fail transiently before doing anything. */
+  transientFailureRate: number;
+}
+
+/** Everything the gateway can be configured with; every setting has a working default. */
+export interface GatewayConfig {
+  /** GRPC_HOST: interface the health endpoint binds. */
+  host: string;
+  /** GATEWAY_PORT: port of the gRPC health endpoint; 0 picks a free one. */
+  port: number;
+  /** PROCESSING_ADDR: host:port of the processing service. */
+  processingAddr: string;
+  /** NATS_URL: comma-separated NATS servers. */
+  natsUrl: string;
+  /** PAYMENT_STREAM: JetStream stream carrying the hand-over; the subject is `${stream}.created`. */
+  stream: string;
+  /** PAYMENT_DUPLICATE_WINDOW_MS: window in which a re-publish with the same payment id is dropped. */
+  duplicateWindowMs: number;
+  /** GATEWAY_CONSUMER: durable consumer shared by all gateway replicas. */
+  consumerName: string;
+  /** GATEWAY_ACK_WAIT_MS: unacknowledged messages are redelivered after this. */
+  ackWaitMs: number;
+  /** GATEWAY_MAX_DELIVER: safety net against a message cycling forever. */
+  maxDeliver: number;
+  /** GATEWAY_CONCURRENCY: messages handled at the same time by one replica. */
+  concurrency: number;
+  /** GATEWAY_RETRY_BASE_MS: first redelivery delay after a provider failure; doubles each time. */
+  retryBaseMs: number;
+  /** GATEWAY_RETRY_CAP_MS: longest redelivery delay. */
+  retryCapMs: number;
+  /** GATEWAY_PROVIDER_ATTEMPTS: failed deliveries after which the provider is asked for the charge's status. */
+  providerAttempts: number;
+  /** GATEWAY_SETTLE_DEADLINE_MS: deadline of one Settle call. */
+  settleDeadlineMs: number;
+  /** GATEWAY_SETTLE_RETRY_CAP_MS: longest pause between in-process Settle retries. */
+  settleRetryCapMs: number;
+  /** GATEWAY_SHUTDOWN_GRACE_MS: how long in-flight messages may finish on shutdown before being handed back. */
+  shutdownGraceMs: number;
+  /** LOG_LEVEL */
+  logLevel: string;
+  provider: StubProviderConfig;
+}
+
+/** Parses and validates the gateway's settings once; nothing else reads the environment. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  return {
+    host: readString(env, "GRPC_HOST", "0.0.0.0"),
+    port: readInt(env, "GATEWAY_PORT", 50053, 0, 65535),
+    processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
+    natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),
+    stream: readString(env, "PAYMENT_STREAM", "payment2"),
+    duplicateWindowMs: readInt(env, "PAYMENT_DUPLICATE_WINDOW_MS", 120_000, 1_000),
+    consumerName: readString(env, "GATEWAY_CONSUMER", "gateway"),
+    ackWaitMs: readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000),
+    maxDeliver: readInt(env, "GATEWAY_MAX_DELIVER", 100, 1),
+    concurrency: readInt(env, "GATEWAY_CONCURRENCY", 32, 1, 10_000),
+    retryBaseMs: readInt(env, "GATEWAY_RETRY_BASE_MS", 500, 1),
+    retryCapMs: readInt(env, "GATEWAY_RETRY_CAP_MS", 30_000, 1),
+    providerAttempts: readInt(env, "GATEWAY_PROVIDER_ATTEMPTS", 8, 1),
+    settleDeadlineMs: readInt(env, "GATEWAY_SETTLE_DEADLINE_MS", 5_000, 100),
+    settleRetryCapMs: readInt(env, "GATEWAY_SETTLE_RETRY_CAP_MS", 5_000, 1),
+    shutdownGraceMs: readInt(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0),
+    logLevel: readString(env, "LOG_LEVEL", "info"),
+    provider: {
+      latencyMs: readInt(env, "PROVIDER_LATENCY_MS", 50, 0),
+      latencyJitterMs: readInt(env, "PROVIDER_LATENCY_JITTER_MS", 0, 0),
+      declineAboveMinor: readMinorUnits(env, "PROVIDER_DECLINE_ABOVE_MINOR"),
+      declinedNumbers: readList(env, "PROVIDER_DECLINED_NUMBERS", ["+14155550199"]),
+      transientFailureRate: readNumber(env, "PROVIDER_TRANSIENT_FAILURE_RATE", 0, 0, 1),
+    },
+  };
+}
+
+function readMinorUnits(env: Env, name: string): bigint | undefined {
+  const raw = readOptionalString(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a non-negative integer of minor units, got "${raw}"`);
+  return BigInt(raw.trim());
+}

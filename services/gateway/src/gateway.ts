@@ -1,0 +1,66 @@
+import { startGrpcServer } from "@payments/common/grpc/server";
+import { ensurePaymentStream, paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
+import type { ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "./config.js";
+import { handlePaymentCreated } from "./handlers/paymentCreated.handler.js";
+import { ensureGatewayConsumer, startConsumer } from "./messaging/payment2.consumer.js";
+import type { PaymentProvider } from "./provider/paymentProvider.js";
+
+/** Everything the gateway runs on; the caller owns (and closes) the connections. */
+export interface GatewayDeps {
+  nc: NatsConnection;
+  processing: ProcessingServiceClient;
+  provider: PaymentProvider;
+  config: GatewayConfig;
+  log: Logger;
+}
+
+/** A started gateway. */
+export interface RunningGateway {
+  /** Port of the gRPC health endpoint. */
+  port: number;
+  /**
+   * Reports NOT_SERVING, stops pulling, lets in-flight payments finish for the configured
+   * grace period (then hands them back), and closes the health endpoint. The NATS
+   * connection and the Processing client stay open for the caller to close.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Declares the stream and the durable consumer, serves gRPC health, and starts carrying out
+ * the pivot step for every PaymentCreated message.
+ */
+export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
+  const { nc, processing, provider, config, log } = deps;
+  const jsm = await ensurePaymentStream(nc, config.stream, { duplicateWindowMs: config.duplicateWindowMs });
+  const consumerSettings = {
+    stream: config.stream,
+    consumerName: config.consumerName,
+    filterSubject: paymentCreatedSubject(config.stream),
+    ackWaitMs: config.ackWaitMs,
+    maxDeliver: config.maxDeliver,
+    concurrency: config.concurrency,
+  };
+  await ensureGatewayConsumer(jsm, consumerSettings);
+
+  const grpc = await startGrpcServer({ host: config.host, port: config.port, services: [], log });
+  const consumer = await startConsumer(
+    nc,
+    consumerSettings,
+    (delivery, signal) => handlePaymentCreated(delivery, { processing, provider, settings: config, log, signal }),
+    log,
+  );
+  log.info({ stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency }, "gateway consuming");
+
+  return {
+    port: grpc.port,
+    async stop() {
+      // Probes see NOT_SERVING while the in-flight payments finish.
+      grpc.health.setStatus("", "NOT_SERVING");
+      await consumer.stop(config.shutdownGraceMs, config.settleDeadlineMs);
+      await grpc.stop(1_000);
+    },
+  };
+}

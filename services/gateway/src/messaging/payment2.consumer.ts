@@ -1,0 +1,136 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@payments/common/nats";
+import type { Logger } from "pino";
+import { deliveryOf, type Delivery } from "./delivery.js";
+
+/** The durable consumer all gateway replicas share. */
+export interface GatewayConsumerSettings {
+  stream: string;
+  consumerName: string;
+  filterSubject: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** Messages one replica handles at the same time. */
+  concurrency: number;
+}
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+/**
+ * Declares the durable pull consumer idempotently: updated to this configuration if it
+ * exists, created if not. Replicas starting together may race; the loser finds it exists.
+ */
+export async function ensureGatewayConsumer(jsm: JetStreamManager, settings: GatewayConsumerSettings): Promise<void> {
+  const mutable = {
+    filter_subject: settings.filterSubject,
+    ack_wait: nanos(settings.ackWaitMs),
+    max_deliver: settings.maxDeliver,
+  } satisfies Partial<ConsumerConfig>;
+  try {
+    await jsm.consumers.info(settings.stream, settings.consumerName);
+    await jsm.consumers.update(settings.stream, settings.consumerName, mutable);
+    return;
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
+  }
+  try {
+    await jsm.consumers.add(settings.stream, {
+      ...mutable,
+      durable_name: settings.consumerName,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+    });
+  } catch (addErr) {
+    await jsm.consumers.info(settings.stream, settings.consumerName).catch(() => Promise.reject(addErr));
+  }
+}
+
+/** A running consume loop. */
+export interface RunningConsumer {
+  /**
+   * Stops pulling, lets in-flight messages finish for up to `graceMs`, then hands the rest
+   * back (nak) so another replica takes them. Buffered messages not yet started are handed
+   * back at once.
+   */
+  stop(graceMs: number, settleMs?: number): Promise<void>;
+}
+
+/**
+ * Pulls from the durable consumer and runs `handle` on up to `concurrency` messages at once.
+ * The iterator is only advanced when a slot is free, and nats.js only asks the server for
+ * more messages as the iterator advances, so a slow provider slows the pulling instead of
+ * filling memory. A failed consume is logged and started again.
+ */
+export async function startConsumer(
+  nc: NatsConnection,
+  settings: GatewayConsumerSettings,
+  handle: (delivery: Delivery, signal: AbortSignal) => Promise<void>,
+  log: Logger,
+): Promise<RunningConsumer> {
+  const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumerName);
+  const abort = new AbortController();
+  const inFlight = new Map<Promise<void>, Delivery>();
+  let running = true;
+  let messages: ConsumerMessages | undefined;
+  let wakeOnStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (wakeOnStop = resolve));
+
+  const slotFree = () => Promise.race([...inFlight.keys(), stopRequested]);
+
+  const loop = (async () => {
+    while (running) {
+      try {
+        messages = await consumer.consume({ max_messages: settings.concurrency });
+        if (!running) {
+          await messages.close();
+          break;
+        }
+        for await (const msg of messages) {
+          const delivery = deliveryOf(msg);
+          while (running && inFlight.size >= settings.concurrency) await slotFree();
+          if (!running) {
+            // Pulled but not started: another replica (or this one after a restart) takes it.
+            delivery.nak();
+            continue;
+          }
+          const task = handle(delivery, abort.signal).catch((err: unknown) => {
+            log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
+            delivery.nak(1_000);
+          });
+          const tracked = task.finally(() => inFlight.delete(tracked));
+          inFlight.set(tracked, delivery);
+        }
+      } catch (err) {
+        if (!running) break;
+        log.error({ err }, "consuming failed; starting again");
+        await sleep(1_000);
+      }
+    }
+  })();
+
+  return {
+    async stop(graceMs, settleMs = 5_000) {
+      running = false;
+      wakeOnStop();
+      // Not awaited: close() resolves only once the loop has gone through the buffer.
+      void messages?.close();
+      const finished = Promise.all([loop, ...inFlight.keys()]).then(() => true);
+      const inTime = await Promise.race([finished, sleep(graceMs).then(() => false)]);
+      if (inTime) return;
+      log.warn({ inFlight: inFlight.size }, "in-flight messages did not finish in time; handing them back");
+      abort.abort();
+      for (const delivery of inFlight.values()) delivery.nak();
+      // Handlers see the abort at their next step; a call already on the wire ends by its deadline.
+      await Promise.race([Promise.all([loop, ...inFlight.keys()]), sleep(settleMs)]);
+    },
+  };
+}
