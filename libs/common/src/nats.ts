@@ -9,6 +9,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { readInt } from "./config.js";
 
 export type { NatsConnection };
 
@@ -32,6 +33,17 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   })();
   log.info({ server: nc.getServer() }, "connected to NATS");
   return nc;
+}
+
+/**
+ * How long the stream remembers a message id (PAYMENT_STREAM_DUPLICATE_WINDOW_MS). Payment
+ * and Gateway both declare the stream, so both must use the same value.
+ */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** Reads the duplicate window setting shared by every service that declares the stream. */
+export function readDuplicateWindowMs(env: Record<string, string | undefined>): number {
+  return readInt(env, "PAYMENT_STREAM_DUPLICATE_WINDOW_MS", DEFAULT_DUPLICATE_WINDOW_MS, 1_000, 7 * 24 * 3_600_000);
 }
 
 /** Subject the payment hand-over is published on, inside the stream of the same prefix. */

@@ -1,3 +1,4 @@
+import { readDuplicateWindowMs } from "@payments/common/nats";
 import { ConfigError, readInt, readList, readNumber, readOptionalString, readString, type Env } from "@payments/common/config";
 
 /** Settings of the stub payment provider (the stand-in for the external payment system). */
@@ -29,7 +30,7 @@ export interface GatewayConfig {
   natsUrl: string;
   /** PAYMENT_STREAM: JetStream stream carrying the hand-over; the subject is `${stream}.created`. */
   stream: string;
-  /** PAYMENT_DUPLICATE_WINDOW_MS: window in which a re-publish with the same payment id is dropped. */
+  /** PAYMENT_STREAM_DUPLICATE_WINDOW_MS: window in which a re-publish with the same payment id is dropped. */
   duplicateWindowMs: number;
   /** GATEWAY_CONSUMER: durable consumer shared by all gateway replicas. */
   consumerName: string;
@@ -64,7 +65,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
     natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),
     stream: readString(env, "PAYMENT_STREAM", "payment2"),
-    duplicateWindowMs: readInt(env, "PAYMENT_DUPLICATE_WINDOW_MS", 120_000, 1_000),
+    duplicateWindowMs: readDuplicateWindowMs(env),
     consumerName: readString(env, "GATEWAY_CONSUMER", "gateway"),
     ackWaitMs: readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000),
     maxDeliver: readInt(env, "GATEWAY_MAX_DELIVER", 100, 1),

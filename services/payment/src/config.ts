@@ -1,4 +1,5 @@
 import path from "node:path";
+import { readDuplicateWindowMs } from "@payments/common/nats";
 import {
   ConfigError,
   isProduction,
@@ -80,7 +81,7 @@ export function loadConfig(env: Env = process.env): PaymentConfig {
     processingDeadlineMs: readInt(env, "PROCESSING_DEADLINE_MS", 3000, 1, 600_000),
     natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),
     stream: readString(env, "PAYMENT_STREAM", "payment2"),
-    streamDuplicateWindowMs: readInt(env, "PAYMENT_STREAM_DUPLICATE_WINDOW_MS", 10 * 60_000, 1000, 7 * 24 * 3_600_000),
+    streamDuplicateWindowMs: readDuplicateWindowMs(env),
     logLevel: readString(env, "LOG_LEVEL", "info"),
     production,
     watchPollMs: readInt(env, "WATCH_POLL_MS", 200, 10, 60_000),
