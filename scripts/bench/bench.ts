@@ -1,0 +1,200 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { providerAccountOwner } from "@payments/catalog/catalog";
+import { signDevToken } from "@payments/common/auth/devToken";
+import { repoRoot } from "@payments/common/paths";
+import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
+import { runCeiling, type CeilingResult } from "./ceiling.js";
+import { renderChart } from "./chart.js";
+import { runClosedLoop, runOpenLoop, type LoadTarget } from "./load.js";
+import { DatabaseProbe, measureRun, type RunResult } from "./measure.js";
+import { parseOptions, USAGE, type BenchOptions } from "./options.js";
+import { connectPg, type PgClient } from "./pg.js";
+import { cpuDeltaMs, peakRssBytes, snapshotCpu } from "./procStats.js";
+import { checkTargets, formatReport, sustainedPerS } from "./report.js";
+import { benchUser, HOT_USER, seedAccounts } from "./seed.js";
+import { startSystem, targetSystem, type SystemUnderTest } from "./systemUnderTest.js";
+
+const SERVICE_ID = "mobile-top-up";
+/** Enough for every payment a long run can make from one account. */
+const USER_BALANCE_MINOR = 1_000_000_000n;
+const HOT_BALANCE_MINOR = 1_000_000_000_000_000n;
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/** A run-unique idempotency-key prefix, so that a run's payments can be found in the table. */
+const runKeyOf = (label: string) => `bench-${Date.now().toString(36)}-${label}`;
+
+async function buildTarget(options: BenchOptions, system: SystemUnderTest): Promise<LoadTarget & { close(): void }> {
+  // Tokens are signed up front: signing per call would measure the load generator.
+  const payers = options.hot ? [HOT_USER] : Array.from({ length: options.users }, (_, i) => benchUser(i));
+  const metadata = await Promise.all(
+    payers.map(async (userId) => {
+      const md = new grpc.Metadata();
+      md.set("authorization", `Bearer ${await signDevToken(system.keys, userId, 24 * 3600)}`);
+      return md;
+    }),
+  );
+  // A local subchannel pool per client: otherwise grpc-js shares one TCP connection among them.
+  const clients = Array.from(
+    { length: options.channels },
+    () => new PaymentServiceClient(system.paymentAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
+  return {
+    clients,
+    metadataFor: (n) => metadata[n % metadata.length]!,
+    amountMinor: options.amountMinor,
+    deadlineMs: options.deadlineMs,
+    close: () => clients.forEach((client) => client.close()),
+  };
+}
+
+async function measureCeiling(options: BenchOptions, system: SystemUnderTest, probe: DatabaseProbe): Promise<CeilingResult> {
+  const connections: PgClient[] = [];
+  try {
+    for (let i = 0; i < options.dbPool; i++) connections.push(await connectPg(system.databaseUrl, "bench-ceiling"));
+    const pgBefore = snapshotCpu(await probe.postgresPids());
+    const commitsBefore = await probe.commits();
+    const result = await runCeiling(connections, {
+      durationMs: options.ceilingDurationMs,
+      payer: (n) => (options.hot ? HOT_USER : benchUser(n % options.users)),
+      amountMinor: options.amountMinor,
+      serviceId: SERVICE_ID,
+      providerOwner: providerAccountOwner(SERVICE_ID),
+    });
+    const pgAfter = snapshotCpu(await probe.postgresPids());
+    // A backend reports its commits when it exits (otherwise up to 10 s late): close first.
+    await Promise.all(connections.splice(0).map((c) => c.end()));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const payments = Math.max(1, result.settled);
+    result.commitsPerPayment = ((await probe.commits()) - commitsBefore) / payments;
+    result.postgresCpuMsPerPayment = cpuDeltaMs(pgBefore, pgAfter) / payments;
+    return result;
+  } finally {
+    await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+async function main(): Promise<void> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const options = parsed;
+  const outDir = path.resolve(repoRoot, options.outDir);
+  const profileDir = path.join(outDir, "profiles");
+  await mkdir(options.profile ? profileDir : outDir, { recursive: true });
+
+  log(options.target ? `targeting ${options.target}` : "starting the three services…");
+  const system = options.target ? await targetSystem(options) : await startSystem(options, profileDir);
+  let db: PgClient | undefined;
+  let target: (LoadTarget & { close(): void }) | undefined;
+  try {
+    db = await connectPg(system.databaseUrl, "bench-probe");
+    const probe = new DatabaseProbe(db);
+    log(`seeding ${options.hot ? "the hot account" : `${options.users} funded users`}…`);
+    await seedAccounts(db, options.hot ? 0 : options.users, USER_BALANCE_MINOR, HOT_BALANCE_MINOR);
+    target = await buildTarget(options, system);
+
+    let ceiling: CeilingResult | undefined;
+    if (options.ceiling) {
+      log(`SQL ceiling: ${options.dbPool} connections for ${options.ceilingDurationMs / 1000} s…`);
+      ceiling = await measureCeiling(options, system, probe);
+      log(`  ${ceiling.settledPerS.toFixed(1)} settled/s`);
+    }
+
+    if (options.warmupMs > 0) {
+      log(`warm-up: ${options.warmupMs / 1000} s closed loop (not reported)…`);
+      const key = runKeyOf("warmup");
+      await measureRun("warm-up", system, probe, key, options.drainTimeoutMs, (live) =>
+        runClosedLoop(target!, key, options.concurrencies[0]!, options.warmupMs, live),
+      );
+    }
+
+    const runs: RunResult[] = [];
+    const run = async (name: string, load: Parameters<typeof measureRun>[5], runKey: string) => {
+      log(`${name}…`);
+      const result = await measureRun(name, system, probe, runKey, options.drainTimeoutMs, load);
+      log(
+        `  accepted ${result.acceptedPerS.toFixed(1)}/s, settled ${result.settledPerS.toFixed(1)}/s, p99 ${result.latencyMs.p99.toFixed(1)} ms, errors ${result.sent - result.accepted}`,
+      );
+      runs.push(result);
+      return result;
+    };
+
+    let best: RunResult | undefined;
+    let halfLoad: RunResult | undefined;
+    if (options.rates.length > 0) {
+      for (const rate of options.rates) {
+        const key = runKeyOf(`open${rate}`);
+        await run(`open ${rate}/s`, (live) => runOpenLoop(target!, key, rate, options.durationMs, live), key);
+      }
+    } else {
+      for (const concurrency of options.concurrencies) {
+        const key = runKeyOf(`closed${concurrency}`);
+        const result = await run(`closed C=${concurrency}`, (live) => runClosedLoop(target!, key, concurrency, options.durationMs, live), key);
+        if (!best || sustainedPerS(result) > sustainedPerS(best)) best = result;
+      }
+      const max = sustainedPerS(best!);
+      for (const fraction of options.fractions) {
+        const rate = Math.max(1, Math.round(max * fraction));
+        const key = runKeyOf(`open${Math.round(fraction * 100)}`);
+        const result = await run(`open ${Math.round(fraction * 100)}%`, (live) => runOpenLoop(target!, key, rate, options.durationMs, live), key);
+        if (fraction === 0.5) halfLoad = result;
+      }
+    }
+
+    const peakRss: Partial<Record<string, number>> = {};
+    for (const [name, pid] of Object.entries(system.servicePids())) if (pid) peakRss[name] = peakRssBytes(pid);
+    const targets = checkTargets(ceiling, best, halfLoad, peakRss);
+    const settings =
+      `settings: ${options.hot ? "hot (one payer account)" : `${options.users} users`}, ${options.channels} gRPC channels, ` +
+      `provider latency ${options.providerLatencyMs} ms + up to ${options.providerJitterMs} ms jitter, GATEWAY_CONCURRENCY ${options.gatewayConcurrency}, ` +
+      `DB_POOL_MAX ${options.dbPool}, ${options.durationMs / 1000} s per run, payments of ${options.amountMinor} USD cents`;
+    const report = formatReport({ description: system.description, settings, ceiling, runs, peakRss, targets });
+    process.stdout.write(`\n${report}\n`);
+
+    const openRuns = runs.filter((r) => r.mode === "open");
+    const bars = [
+      ...(ceiling ? [{ label: "SQL ceiling", perS: ceiling.settledPerS }] : []),
+      ...(best ? [{ label: "accepted max", perS: best.acceptedPerS }, { label: "settled max", perS: best.settledPerS }] : []),
+    ];
+    if (!best) for (const r of openRuns) bars.push({ label: `settled@${Math.round(r.offeredPerS ?? 0)}`, perS: r.settledPerS });
+    const chart = renderChart(
+      `payment saga, ${options.hot ? "hot account" : `${options.users} users`}, provider ${options.providerLatencyMs} ms, ${new Date().toISOString().slice(0, 10)}`,
+      openRuns.map((r) => ({ offeredPerS: r.offeredPerS ?? 0, ...r.latencyMs })),
+      bars,
+      20,
+    );
+    const json = {
+      at: new Date().toISOString(),
+      system: system.description,
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      options: { ...options, amountMinor: options.amountMinor.toString() },
+      ceiling,
+      runs,
+      peakRssBytes: peakRss,
+      targets,
+    };
+    await writeFile(path.join(outDir, "latest.json"), JSON.stringify(json, null, 2) + "\n");
+    await writeFile(path.join(outDir, "latest.svg"), chart);
+    if (options.docsChart) {
+      await mkdir(path.join(repoRoot, "docs", "bench"), { recursive: true });
+      await writeFile(path.join(repoRoot, "docs", "bench", "latest.svg"), chart);
+    }
+    log(`wrote ${path.relative(repoRoot, path.join(outDir, "latest.json"))} and latest.svg${options.docsChart ? " (chart copied to docs/bench/latest.svg)" : ""}`);
+  } finally {
+    target?.close();
+    await db?.end().catch(() => undefined);
+    log("stopping…");
+    await system.stop();
+    if (options.profile) log(`CPU profiles (open in Chrome DevTools or speedscope): ${path.relative(repoRoot, profileDir)}/`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

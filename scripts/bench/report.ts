@@ -1,0 +1,116 @@
+import type { CeilingResult } from "./ceiling.js";
+import type { CpuOwner, RunResult } from "./measure.js";
+
+/** A target the issue set, checked against one run's figures. */
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+const MB = 1024 * 1024;
+const f = (value: number | undefined, digits = 1) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** The best closed-loop run: the highest rate at which payments were both accepted and settled. */
+export function sustainedPerS(run: RunResult): number {
+  return Math.min(run.acceptedPerS, run.settledPerS);
+}
+
+/** Checks the issue's targets; a target without the run it needs is "n/a", not a failure. */
+export function checkTargets(
+  ceiling: CeilingResult | undefined,
+  best: RunResult | undefined,
+  halfLoad: RunResult | undefined,
+  peakRss: Partial<Record<string, number>>,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  if (ceiling && best)
+    checks.push({
+      target: "settled throughput >= 50% of the SQL ceiling",
+      measured: `${f(best.settledPerS)}/s of ${f(ceiling.settledPerS)}/s = ${f((100 * best.settledPerS) / ceiling.settledPerS, 0)}%`,
+      pass: best.settledPerS >= 0.5 * ceiling.settledPerS,
+    });
+  else checks.push({ target: "settled throughput >= 50% of the SQL ceiling", measured: "n/a (needs the ceiling and a closed-loop run)", pass: undefined });
+  checks.push(
+    halfLoad
+      ? { target: "CreatePayment p99 < 20 ms at 50% of max", measured: `${f(halfLoad.latencyMs.p99)} ms at ${f(halfLoad.offeredPerS)}/s`, pass: halfLoad.latencyMs.p99 < 20 }
+      : { target: "CreatePayment p99 < 20 ms at 50% of max", measured: "n/a (no open-loop run at 50%)", pass: undefined },
+  );
+  const rss = Object.entries(peakRss);
+  checks.push({
+    target: "every service < 200 MB RSS (peak)",
+    measured: rss.length ? rss.map(([name, bytes]) => `${name} ${f((bytes ?? 0) / MB, 0)} MB`).join(", ") : "n/a (no local service processes)",
+    pass: rss.length ? rss.every(([, bytes]) => (bytes ?? 0) < 200 * MB) : undefined,
+  });
+  return checks;
+}
+
+/** The human-readable report. */
+export function formatReport(input: {
+  description: string;
+  settings: string;
+  ceiling?: CeilingResult;
+  runs: RunResult[];
+  peakRss: Partial<Record<string, number>>;
+  targets: TargetCheck[];
+}): string {
+  const out: string[] = [input.description, input.settings, ""];
+  if (input.ceiling) {
+    const c = input.ceiling;
+    out.push(
+      `SQL ceiling (Hold + Settle statements straight to PostgreSQL, ${c.connections} connections, ${f(c.durationS)} s): ` +
+        `${f(c.settledPerS)} settled/s; per pair p50 ${f(c.pairLatencyP50Ms, 2)} ms, p99 ${f(c.pairLatencyP99Ms, 2)} ms` +
+        (c.commitsPerPayment !== undefined ? `; ${f(c.commitsPerPayment, 2)} commits/payment` : "") +
+        (c.postgresCpuMsPerPayment !== undefined ? `; PostgreSQL ${f(c.postgresCpuMsPerPayment, 2)} CPU ms/payment` : ""),
+      "",
+    );
+  }
+  const ratio = (run: RunResult) => (input.ceiling ? `${f((100 * run.settledPerS) / input.ceiling.settledPerS, 0)}%` : "-");
+  out.push(
+    table(
+      ["run", "offered/s", "accepted/s", "settled/s", "of ceiling", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "e2e p50", "e2e p99", "drain s", "kept up"],
+      input.runs.map((run) => [
+        run.name,
+        run.offeredPerS === undefined ? `C=${run.concurrency}` : f(run.offeredPerS),
+        f(run.acceptedPerS),
+        f(run.settledPerS),
+        ratio(run),
+        String(run.sent - run.accepted),
+        f(run.latencyMs.p50, 2),
+        f(run.latencyMs.p95, 2),
+        f(run.latencyMs.p99, 2),
+        f(run.latencyMs.max, 1),
+        f(run.createToTerminalMs.p50, 0),
+        f(run.createToTerminalMs.p99, 0),
+        f(run.drainMs / 1000, 1),
+        run.keptUp ? "yes" : "NO",
+      ]),
+    ),
+    "",
+    "CPU ms per payment (utime+stime from /proc, from the start of a run to its last settlement) and commits per payment:",
+  );
+  const owners: CpuOwner[] = ["payment", "processing", "gateway", "postgres", "nats", "loadgen"];
+  out.push(
+    table(
+      ["run", ...owners, "total", "commits"],
+      input.runs.map((run) => {
+        const values = owners.map((o) => run.cpuMsPerPayment[o]);
+        const total = values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
+        return [run.name, ...values.map((v) => f(v, 2)), f(total, 2), f(run.commitsPerPayment, 2)];
+      }),
+    ),
+    "",
+  );
+  const errorRuns = input.runs.filter((run) => Object.keys(run.errors).length > 0);
+  for (const run of errorRuns) out.push(`errors in ${run.name}: ${Object.entries(run.errors).map(([k, v]) => `${k} x${v}`).join(", ")}`);
+  out.push(`peak RSS (VmHWM): ${Object.entries(input.peakRss).map(([name, bytes]) => `${name} ${f((bytes ?? 0) / MB, 0)} MB`).join(", ") || "n/a"}`, "");
+  out.push("targets:");
+  for (const check of input.targets) out.push(`  ${check.pass === undefined ? "N/A " : check.pass ? "PASS" : "FAIL"}  ${check.target}: ${check.measured}`);
+  return out.join("\n");
+}
