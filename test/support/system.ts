@@ -64,7 +64,13 @@ export class RunningSystem {
     const processingAddr = `127.0.0.1:${this.ports.processing}`;
     const common = { ...process.env, GRPC_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info", NODE_ENV: "test" };
     const own: Record<ServiceName, Record<string, string>> = {
-      processing: { PROCESSING_PORT: String(this.ports.processing), DATABASE_URL: this.databaseUrl, SEED_DEMO_DATA: "false" },
+      // One keys folder for all: Processing trusts the service keys the others sign with.
+      processing: {
+        PROCESSING_PORT: String(this.ports.processing),
+        DATABASE_URL: this.databaseUrl,
+        SEED_DEMO_DATA: "false",
+        DEV_KEYS_DIR: this.keysDir,
+      },
       payment: {
         PAYMENT_PORT: String(this.ports.payment),
         PROCESSING_ADDR: processingAddr,
@@ -78,6 +84,7 @@ export class RunningSystem {
         NATS_URL: TEST_NATS_URL,
         PAYMENT_STREAM: this.stream,
         GATEWAY_CONSUMER: "gateway",
+        DEV_KEYS_DIR: this.keysDir,
         PROVIDER_LATENCY_MS: "20",
         PROVIDER_DECLINED_NUMBERS: DECLINED_PHONE,
       },

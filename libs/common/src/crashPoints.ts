@@ -25,3 +25,15 @@ export type CrashPointName =
 export function crashPoint(name: CrashPointName): void {
   if (armed === name) process.kill(process.pid, "SIGKILL");
 }
+
+/**
+ * Like {@link crashPoint}, but the kill comes `delayMs` later and the returned promise never
+ * settles, so nothing after it runs: for steps that follow a reply, which grpc-js flushes
+ * to the client only after the handler's callback returns. Unarmed, it resolves at once.
+ */
+export async function crashPointAfterFlush(name: CrashPointName, delayMs = 200): Promise<void> {
+  if (armed !== name) return;
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  process.kill(process.pid, "SIGKILL");
+  await new Promise(() => undefined);
+}

@@ -1,5 +1,9 @@
 import { readDuplicateWindowMs } from "@payments/common/nats";
+import path from "node:path";
 import { ConfigError, readInt, readList, readNumber, readOptionalString, readString, type Env } from "@payments/common/config";
+import { readServiceKeySettings, type ServiceKeySettings } from "@payments/common/auth/serviceTokens";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "@payments/common/grpc/server";
+import { defaultDataDir } from "@payments/common/paths";
 
 /** Settings of the stub payment provider (the stand-in for the external payment system). */
 export interface StubProviderConfig {
@@ -16,6 +20,11 @@ export interface StubProviderConfig {
   declinedNumbers: string[];
   /** PROVIDER_TRANSIENT_FAILURE_RATE: share (0..1) of calls that fail transiently before doing anything. */
   transientFailureRate: number;
+  /**
+   * PROVIDER_STUB_DATABASE_URL: PostgreSQL database the stub keeps its charges in, so they
+   * survive gateway restarts and are shared by replicas (created if missing). Unset: in memory.
+   */
+  databaseUrl: string | undefined;
 }
 
 /** Everything the gateway can be configured with; every setting has a working default. */
@@ -46,6 +55,16 @@ export interface GatewayConfig {
   retryCapMs: number;
   /** GATEWAY_PROVIDER_ATTEMPTS: failed deliveries after which the provider is asked for the charge's status. */
   providerAttempts: number;
+  /** GATEWAY_STATUS_ATTEMPTS: status lookups that leave the outcome unknown before the payment is parked for review. */
+  statusAttempts: number;
+  /** HOLD_TTL_MS: a payment whose hold is older than this is not charged any more, only resolved by the provider's status. */
+  holdTtlMs: number;
+  /** GATEWAY_RECONCILE_INTERVAL_MS: how often the reconciler looks for payments stuck in CREATED (0 turns it off). */
+  reconcileIntervalMs: number;
+  /** GATEWAY_STALE_AFTER_MS: a CREATED payment older than this is handed over again. */
+  staleAfterMs: number;
+  /** GATEWAY_RECONCILE_BATCH: payments claimed per reconciler round. */
+  reconcileBatch: number;
   /** GATEWAY_SETTLE_DEADLINE_MS: deadline of one Settle call. */
   settleDeadlineMs: number;
   /** GATEWAY_SETTLE_RETRY_CAP_MS: longest pause between in-process Settle retries. */
@@ -55,11 +74,15 @@ export interface GatewayConfig {
   /** LOG_LEVEL */
   logLevel: string;
   provider: StubProviderConfig;
+  /** GRPC_MAX_MESSAGE_BYTES: largest request the health endpoint accepts. */
+  maxMessageBytes: number;
+  /** SERVICE_TOKEN_PRIVATE_KEY / DEV_KEYS_DIR: how the gateway signs its calls to Processing. */
+  serviceKeys: ServiceKeySettings;
 }
 
 /** Parses and validates the gateway's settings once; nothing else reads the environment. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
-  return {
+  const config: GatewayConfig = {
     host: readString(env, "GRPC_HOST", "0.0.0.0"),
     port: readInt(env, "GATEWAY_PORT", 50053, 0, 65535),
     processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
@@ -73,18 +96,32 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     retryBaseMs: readInt(env, "GATEWAY_RETRY_BASE_MS", 500, 1),
     retryCapMs: readInt(env, "GATEWAY_RETRY_CAP_MS", 30_000, 1),
     providerAttempts: readInt(env, "GATEWAY_PROVIDER_ATTEMPTS", 8, 1),
+    statusAttempts: readInt(env, "GATEWAY_STATUS_ATTEMPTS", 3, 1),
+    holdTtlMs: readInt(env, "HOLD_TTL_MS", 900_000, 1_000),
+    reconcileIntervalMs: readInt(env, "GATEWAY_RECONCILE_INTERVAL_MS", 10_000, 0),
+    staleAfterMs: readInt(env, "GATEWAY_STALE_AFTER_MS", 30_000, 100),
+    reconcileBatch: readInt(env, "GATEWAY_RECONCILE_BATCH", 100, 1, 1_000),
     settleDeadlineMs: readInt(env, "GATEWAY_SETTLE_DEADLINE_MS", 5_000, 100),
     settleRetryCapMs: readInt(env, "GATEWAY_SETTLE_RETRY_CAP_MS", 5_000, 1),
     shutdownGraceMs: readInt(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0),
     logLevel: readString(env, "LOG_LEVEL", "info"),
+    maxMessageBytes: readInt(env, "GRPC_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES, 1024, 64 * 1024 * 1024),
+    serviceKeys: readServiceKeySettings(env, path.join(defaultDataDir, "dev-keys")),
     provider: {
       latencyMs: readInt(env, "PROVIDER_LATENCY_MS", 50, 0),
       latencyJitterMs: readInt(env, "PROVIDER_LATENCY_JITTER_MS", 0, 0),
       declineAboveMinor: readMinorUnits(env, "PROVIDER_DECLINE_ABOVE_MINOR"),
       declinedNumbers: readList(env, "PROVIDER_DECLINED_NUMBERS", ["+14155550199"]),
       transientFailureRate: readNumber(env, "PROVIDER_TRANSIENT_FAILURE_RATE", 0, 0, 1),
+      databaseUrl: readOptionalString(env, "PROVIDER_STUB_DATABASE_URL"),
     },
   };
+  // The broker must not give up on a message before the gateway has decided or parked it.
+  if (config.providerAttempts + config.statusAttempts > config.maxDeliver)
+    throw new ConfigError(
+      `GATEWAY_PROVIDER_ATTEMPTS + GATEWAY_STATUS_ATTEMPTS (${config.providerAttempts + config.statusAttempts}) must not exceed GATEWAY_MAX_DELIVER (${config.maxDeliver})`,
+    );
+  return config;
 }
 
 function readMinorUnits(env: Env, name: string): bigint | undefined {

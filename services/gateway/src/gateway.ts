@@ -4,6 +4,7 @@ import type { ProcessingServiceClient } from "@payments/contracts/gen/payments/p
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.js";
 import { handlePaymentCreated } from "./handlers/paymentCreated.handler.js";
+import { startHandOverReconciler, type RunningReconciler } from "./messaging/handOverReconciler.js";
 import { ensureGatewayConsumer, startConsumer } from "./messaging/payment2.consumer.js";
 import type { PaymentProvider } from "./provider/paymentProvider.js";
 
@@ -20,8 +21,10 @@ export interface GatewayDeps {
 export interface RunningGateway {
   /** Port of the gRPC health endpoint. */
   port: number;
+  /** The loop that hands stale CREATED payments over again. */
+  reconciler: RunningReconciler;
   /**
-   * Reports NOT_SERVING, stops pulling, lets in-flight payments finish for the configured
+   * Reports NOT_SERVING, stops the reconciler, stops pulling, lets in-flight payments finish for the configured
    * grace period (then hands them back), and closes the health endpoint. The NATS
    * connection and the Processing client stay open for the caller to close.
    */
@@ -45,21 +48,37 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
   };
   await ensureGatewayConsumer(jsm, consumerSettings);
 
-  const grpc = await startGrpcServer({ host: config.host, port: config.port, services: [], log });
+  const grpc = await startGrpcServer({ host: config.host, port: config.port, services: [], maxReceiveMessageBytes: config.maxMessageBytes, log });
   const consumer = await startConsumer(
     nc,
     consumerSettings,
     (delivery, signal) => handlePaymentCreated(delivery, { processing, provider, settings: config, log, signal }),
     log,
   );
-  log.info({ stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency }, "gateway consuming");
+  const reconciler = startHandOverReconciler(
+    nc,
+    processing,
+    {
+      stream: config.stream,
+      intervalMs: config.reconcileIntervalMs,
+      staleAfterMs: config.staleAfterMs,
+      batch: config.reconcileBatch,
+      deadlineMs: config.settleDeadlineMs,
+    },
+    log.child({ component: "reconciler" }),
+  );
+  log.info(
+    { stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency, reconcileIntervalMs: config.reconcileIntervalMs, staleAfterMs: config.staleAfterMs },
+    "gateway consuming",
+  );
 
   return {
     port: grpc.port,
+    reconciler,
     async stop() {
       // Probes see NOT_SERVING while the in-flight payments finish.
       grpc.health.setStatus("", "NOT_SERVING");
-      await consumer.stop(config.shutdownGraceMs, config.settleDeadlineMs);
+      await Promise.all([reconciler.stop(), consumer.stop(config.shutdownGraceMs, config.settleDeadlineMs)]);
       await grpc.stop(1_000);
     },
   };

@@ -1,10 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
+import { createServiceTokenSigner, loadServiceSigningKey, serviceTokenInterceptor } from "@payments/common/auth/serviceTokens";
 import { createLogger } from "@payments/common/logger";
 import { connectNats } from "@payments/common/nats";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
 import { ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { loadConfig } from "./config.js";
 import { startGateway } from "./gateway.js";
+import { PgStubPaymentProvider } from "./provider/pgStubProvider.js";
 import { StubPaymentProvider } from "./provider/stubProvider.js";
 
 const log = createLogger("gateway");
@@ -12,13 +14,22 @@ try {
   const config = loadConfig();
   log.level = config.logLevel;
   const nc = await connectNats(config.natsUrl, "gateway", log);
-  const processing = new ProcessingServiceClient(config.processingAddr, grpc.credentials.createInsecure());
-  const provider = new StubPaymentProvider({
+  const signer = createServiceTokenSigner(await loadServiceSigningKey("gateway", config.serviceKeys));
+  await signer.token(); // a key that cannot sign stops the start, not the first Settle
+  // Every call to Processing carries the gateway's service token.
+  const processing = new ProcessingServiceClient(config.processingAddr, grpc.credentials.createInsecure(), {
+    interceptors: [serviceTokenInterceptor(signer)],
+  });
+  const stubOptions = {
     latencyMs: config.provider.latencyMs,
     latencyJitterMs: config.provider.latencyJitterMs,
     transientFailureRate: config.provider.transientFailureRate,
     rules: { declineAboveMinor: config.provider.declineAboveMinor, declinedNumbers: new Set(config.provider.declinedNumbers) },
-  });
+  };
+  // In PostgreSQL the stub's charges survive restarts and are shared by replicas.
+  const provider = config.provider.databaseUrl
+    ? await PgStubPaymentProvider.open({ ...stubOptions, databaseUrl: config.provider.databaseUrl, poolMax: config.concurrency + 2 })
+    : new StubPaymentProvider(stubOptions);
   const gateway = await startGateway({ nc, processing, provider, config, log });
   exitOnSignals(
     log,
@@ -27,6 +38,7 @@ try {
       // Drain flushes the acks and naks of the last messages before closing.
       await nc.drain();
       processing.close();
+      if (provider instanceof PgStubPaymentProvider) await provider.close();
     },
     config.shutdownGraceMs + config.settleDeadlineMs + 5_000,
   );

@@ -3,6 +3,7 @@ import { readDuplicateWindowMs } from "@payments/common/nats";
 import {
   ConfigError,
   isProduction,
+  readBool,
   readInt,
   readList,
   readOptionalString,
@@ -10,9 +11,13 @@ import {
   type Env,
 } from "@payments/common/config";
 import { defaultDataDir } from "@payments/common/paths";
+import { readServiceKeySettings, type ServiceKeySettings } from "@payments/common/auth/serviceTokens";
 
 /** Signature algorithms a token may use; symmetric and unsecured ones are never accepted. */
 export const SUPPORTED_JWT_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"] as const;
+
+/** Largest public request by default: the biggest valid one is well under 1 KiB. */
+export const PUBLIC_MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** How bearer tokens are verified. Exactly one key source is used. */
 export interface AuthConfig {
@@ -42,6 +47,12 @@ export interface PaymentConfig {
   production: boolean;
   watchPollMs: number;
   auth: AuthConfig;
+  /** GRPC_MAX_MESSAGE_BYTES: largest request accepted on the public port. */
+  maxMessageBytes: number;
+  /** PAYMENT_TLS_CERT_FILE / PAYMENT_TLS_KEY_FILE: serve TLS on the public port; absent = plaintext. */
+  tls?: { certFile: string; keyFile: string };
+  /** How this service signs its calls to Processing. */
+  serviceKeys: ServiceKeySettings;
 }
 
 /**
@@ -74,9 +85,19 @@ export function loadConfig(env: Env = process.env): PaymentConfig {
   }
   if (algorithms.length === 0) throw new ConfigError("JWT_ALGORITHMS must list at least one algorithm");
 
+  const certFile = readOptionalString(env, "PAYMENT_TLS_CERT_FILE");
+  const keyFile = readOptionalString(env, "PAYMENT_TLS_KEY_FILE");
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError("set both PAYMENT_TLS_CERT_FILE and PAYMENT_TLS_KEY_FILE, or neither");
+  // TLS usually ends at the ingress in front of us; production has to say so explicitly.
+  if (production && !certFile && !readBool(env, "PAYMENT_ALLOW_INSECURE", false))
+    throw new ConfigError("production needs PAYMENT_TLS_CERT_FILE and PAYMENT_TLS_KEY_FILE, or PAYMENT_ALLOW_INSECURE=true when TLS ends at the ingress");
+
   return {
     host: readString(env, "GRPC_HOST", "0.0.0.0"),
     port: readInt(env, "PAYMENT_PORT", 50051, 0, 65535),
+    maxMessageBytes: readInt(env, "GRPC_MAX_MESSAGE_BYTES", PUBLIC_MAX_MESSAGE_BYTES, 1024, 64 * 1024 * 1024),
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    serviceKeys: readServiceKeySettings(env, path.join(defaultDataDir, "dev-keys")),
     processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
     processingDeadlineMs: readInt(env, "PROCESSING_DEADLINE_MS", 3000, 1, 600_000),
     natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),

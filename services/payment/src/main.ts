@@ -1,3 +1,6 @@
+import { readFile } from "node:fs/promises";
+import * as grpc from "@grpc/grpc-js";
+import { createServiceTokenSigner, loadServiceSigningKey } from "@payments/common/auth/serviceTokens";
 import { createLogger } from "@payments/common/logger";
 import { connectNats, ensurePaymentStream } from "@payments/common/nats";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
@@ -17,11 +20,18 @@ async function main(): Promise<void> {
   const nc = await connectNats(config.natsUrl, "payment", log);
   await ensurePaymentStream(nc, config.stream, { duplicateWindowMs: config.streamDuplicateWindowMs });
   const handOver = new PaymentHandOver(createJetStreamPublisher(nc, config.stream, log), log);
-  const processing = createProcessingClient(config.processingAddr, config.processingDeadlineMs);
+  const signer = createServiceTokenSigner(await loadServiceSigningKey("payment", config.serviceKeys));
+  await signer.token(); // a key that cannot sign stops the start, not the first payment
+  const processing = createProcessingClient(config.processingAddr, config.processingDeadlineMs, signer);
+  const credentials = config.tls
+    ? grpc.ServerCredentials.createSsl(null, [
+        { cert_chain: await readFile(config.tls.certFile), private_key: await readFile(config.tls.keyFile) },
+      ])
+    : undefined;
 
   const server = await startPaymentServer(
     { processing, handOver, verifier, watchPollMs: config.watchPollMs, log },
-    { host: config.host, port: config.port },
+    { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, credentials },
   );
 
   exitOnSignals(log, async () => {

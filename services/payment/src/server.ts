@@ -8,6 +8,7 @@ import { createPayment } from "./handlers/createPayment.handler.js";
 import { getAccount, getPayment, listPayments, listServices } from "./handlers/queries.handler.js";
 import { watchPayment } from "./handlers/watchPayment.handler.js";
 import type { PaymentServiceDeps } from "./handlers/deps.js";
+import { PUBLIC_MAX_MESSAGE_BYTES } from "./config.js";
 
 export type { PaymentServiceDeps } from "./handlers/deps.js";
 
@@ -48,7 +49,10 @@ export interface PaymentServer {
  * Starts PaymentService with health and reflection on `host:port` (0 picks a free port).
  * The dependencies are owned by the caller, who closes them after {@link PaymentServer.stop}.
  */
-export async function startPaymentServer(deps: PaymentServiceDeps, listen: { host: string; port: number }): Promise<PaymentServer> {
+export async function startPaymentServer(
+  deps: PaymentServiceDeps,
+  listen: { host: string; port: number; maxMessageBytes?: number; credentials?: grpc.ServerCredentials },
+): Promise<PaymentServer> {
   const shutdown = new AbortController();
   const running = await startGrpcServer({
     host: listen.host,
@@ -61,6 +65,8 @@ export async function startPaymentServer(deps: PaymentServiceDeps, listen: { hos
       },
     ],
     descriptorSetPath,
+    maxReceiveMessageBytes: listen.maxMessageBytes ?? PUBLIC_MAX_MESSAGE_BYTES,
+    credentials: listen.credentials,
     log: deps.log,
   });
   return {

@@ -1,4 +1,7 @@
-import { isProduction, readBool, readInt, readString, type Env } from "@payments/common/config";
+import path from "node:path";
+import { ConfigError, isProduction, readBool, readInt, readOptionalString, readString, type Env } from "@payments/common/config";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "@payments/common/grpc/server";
+import { defaultDataDir } from "@payments/common/paths";
 
 /** Everything the processing service can be configured with; see the README for each variable. */
 export interface ProcessingConfig {
@@ -8,10 +11,22 @@ export interface ProcessingConfig {
   dbPoolMax: number;
   seedDemoData: boolean;
   logLevel: string;
+  /** GRPC_MAX_MESSAGE_BYTES: largest request accepted. */
+  maxMessageBytes: number;
+  /** Whose service tokens are trusted (see README, Security). */
+  serviceAuth: {
+    /** PROCESSING_TRUSTED_KEYS: JSON object of service name to PEM public key(s); required in production. */
+    trustedKeysJson?: string;
+    /** DEV_KEYS_DIR: outside production without trusted keys, the callers' development keys live here. */
+    devKeysDir: string;
+  };
 }
 
 export function loadConfig(env: Env = process.env): ProcessingConfig {
   const production = isProduction(env);
+  const trustedKeysJson = readOptionalString(env, "PROCESSING_TRUSTED_KEYS");
+  if (production && !trustedKeysJson)
+    throw new ConfigError("production needs PROCESSING_TRUSTED_KEYS (JSON: service name -> PEM public key); development keys are refused");
   return {
     host: readString(env, "GRPC_HOST", "0.0.0.0"),
     port: readInt(env, "PROCESSING_PORT", 50052, 0, 65535),
@@ -20,5 +35,7 @@ export function loadConfig(env: Env = process.env): ProcessingConfig {
     // Demo users with money are a development convenience, never a production default.
     seedDemoData: readBool(env, "SEED_DEMO_DATA", !production),
     logLevel: readString(env, "LOG_LEVEL", "info"),
+    maxMessageBytes: readInt(env, "GRPC_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES, 1024, 64 * 1024 * 1024),
+    serviceAuth: { trustedKeysJson, devKeysDir: readString(env, "DEV_KEYS_DIR", path.join(defaultDataDir, "dev-keys")) },
   };
 }

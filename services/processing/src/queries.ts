@@ -29,6 +29,8 @@ export async function listPayments(
 ): Promise<{ payments: Payment[]; nextPageToken: string }> {
   let after: string | undefined;
   if (pageToken !== "") {
+    // A real token is a base64url UUID (48 characters); anything much longer is refused undecoded.
+    if (pageToken.length > 128) throw invalidArgument("page_token", "is not a token returned by ListPayments");
     after = Buffer.from(pageToken, "base64url").toString("utf8");
     if (!UUID.test(after)) throw invalidArgument("page_token", "is not a token returned by ListPayments");
   }

@@ -8,9 +8,11 @@ import {
 } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { holdPayment } from "./money/holdPayment.js";
 import { settlePayment } from "./money/settlePayment.js";
+import { crashPoint } from "@payments/common/crashPoints";
 import { getAccounts, getPayment, listPayments } from "./queries.js";
-import { toBalance, toPaymentMessage } from "./handlers/protoMapping.js";
-import { requireUserId, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
+import { claimStalePayments, flagForReview, listPaymentsUnderReview } from "./recovery.js";
+import { toBalance, toPaymentMessage, toPaymentRecord } from "./handlers/protoMapping.js";
+import { requireUserId, toClaimStale, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
 
 export interface ProcessingDeps {
   orm: MikroORM;
@@ -27,12 +29,14 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
     hold: unary(log, "Hold", async (request) => {
       const command = toHoldCommand(request);
       const result = await holdPayment(em(), command);
+      crashPoint("processing.after-hold-commit");
       log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),
     settle: unary(log, "Settle", async (request) => {
       const command = toSettleCommand(request);
       const result = await settlePayment(em(), command);
+      crashPoint("processing.after-settle-commit");
       log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),
@@ -46,6 +50,21 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
     getAccount: unary(log, "GetAccount", async (request) => ({
       balances: (await getAccounts(em(), requireUserId(request.userId))).map(toBalance),
     })),
+    claimStalePayments: unary(log, "ClaimStalePayments", async (request) => {
+      const { olderThanMs, reclaimAfterMs, limit } = toClaimStale(request);
+      const payments = await claimStalePayments(em(), olderThanMs, reclaimAfterMs, limit);
+      if (payments.length > 0) log.info({ paymentIds: payments.map((p) => p.id) }, "stale payments claimed for a new hand-over");
+      return { payments: payments.map(toPaymentRecord) };
+    }),
+    flagForReview: unary(log, "FlagForReview", async (request) => {
+      const result = await flagForReview(em(), request.paymentId, request.reason);
+      log.warn({ paymentId: request.paymentId, reason: request.reason, flagged: result.flagged }, "payment parked for manual review");
+      return { payment: toPaymentRecord(result.payment), flagged: result.flagged };
+    }),
+    listPaymentsUnderReview: unary(log, "ListPaymentsUnderReview", async (request) => {
+      const page = await listPaymentsUnderReview(em(), toPageSize(request.pageSize), request.pageToken);
+      return { payments: page.payments.map(toPaymentRecord), nextPageToken: page.nextPageToken };
+    }),
   };
   return { name: "payments.processing.v1.ProcessingService", definition: ProcessingServiceService, implementation };
 }

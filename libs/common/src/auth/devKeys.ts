@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, rename } from "node:fs/promises";
+import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from "jose";
 
@@ -31,10 +31,17 @@ export async function loadOrCreateDevKeys(dir: string): Promise<DevKeys> {
       publicJwk: await exportJWK(pair.publicKey),
     };
     await mkdir(dir, { recursive: true });
-    // Write then rename, so two processes starting together never read half a file.
+    // Write a private file, then publish it with link(), which fails if another process
+    // published first: everyone then reads the one winning key, never half a file.
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 });
-    await rename(tmp, file).catch(() => undefined);
+    try {
+      await link(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
     stored = JSON.parse(await readFile(file, "utf8"));
   }
   return {

@@ -15,6 +15,15 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * A client's value for an error message: quoted, with control characters escaped and cut
+ * to `max` characters, so a hostile 100 KB string never ends up in a status or a log line.
+ */
+export function quote(value: string, max = 40): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut);
+}
+
 export const invalidArgument = (field: string, problem: string) =>
   new RpcError(status.INVALID_ARGUMENT, `${field}: ${problem}`);
 export const notFound = (message: string) => new RpcError(status.NOT_FOUND, message);
@@ -65,6 +74,30 @@ export function toStatus(err: unknown, log: Logger): Partial<StatusObject> & { c
       return { code: status.UNAVAILABLE, details: "a dependency is unavailable, try again" };
     }
   }
+  if (isDependencyDown(err)) {
+    log.warn({ err }, "dependency unavailable");
+    return { code: status.UNAVAILABLE, details: "a dependency is unavailable, try again" };
+  }
   log.error({ err }, "unexpected error");
   return { code: status.INTERNAL, details: "internal error" };
+}
+
+/** Socket errors of a dependency that is down or restarting. */
+const connectionErrnos = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN"]);
+/** PostgreSQL: shutting down, crashed, starting up, too many connections, connection failures (class 08). */
+const unavailableSqlStates = /^(57P0[1-3]|53300|08...)$/;
+/** node-postgres and knex say these without a code. */
+const unavailableMessages = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error/i;
+
+/**
+ * The database (or another dependency reached through a driver) is down or restarting: the
+ * caller may retry the same request later. Duck-typed so that this library needs no driver.
+ */
+export function isDependencyDown(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (connectionErrnos.has(code) || unavailableSqlStates.test(code))) return true;
+    if (unavailableMessages.test(e.message)) return true;
+  }
+  return false;
 }

@@ -7,6 +7,9 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/pr
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 
+/** Largest request a server accepts unless configured otherwise. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /** One gRPC service to serve: its generated definition and our implementation. */
 export interface ServiceBinding {
   /** Fully qualified name, used for health status, e.g. "payments.v1.PaymentService". */
@@ -26,8 +29,10 @@ export interface GrpcServerOptions {
    */
   descriptorSetPath?: string;
   credentials?: grpc.ServerCredentials;
-  /** Largest request accepted, in bytes. */
+  /** Largest request accepted, in bytes (GRPC_MAX_MESSAGE_BYTES); a larger one is RESOURCE_EXHAUSTED. */
   maxReceiveMessageBytes?: number;
+  /** Run on every call before its handler, e.g. the service-token check of Processing. */
+  interceptors?: grpc.ServerInterceptor[];
   log: Logger;
 }
 
@@ -46,10 +51,11 @@ export interface RunningGrpcServer {
  */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const server = new grpc.Server({
-    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 1024 * 1024,
+    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     "grpc.keepalive_permit_without_calls": 1,
+    interceptors: [...(options.interceptors ?? []), refuseUndecodableRequests],
   });
-  for (const service of options.services) server.addService(service.definition, service.implementation);
+  for (const service of options.services) server.addService(withTolerantDecoding(service.definition), service.implementation);
 
   const statusMap = Object.fromEntries(options.services.map((s) => [s.name, "SERVING" as const]));
   const health = new HealthImplementation({ "": "SERVING", ...statusMap });
@@ -91,6 +97,44 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     },
   };
 }
+
+/** What a request that is not a valid protobuf message decodes to, so it can be refused clearly. */
+const UNDECODABLE = Symbol("undecodable request");
+
+/**
+ * grpc-js answers a request it cannot decode with INTERNAL, which tells the client "our bug".
+ * The decoder returns a marker instead, and {@link refuseUndecodableRequests} answers it with
+ * INVALID_ARGUMENT.
+ */
+function withTolerantDecoding(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, method]) => [
+      name,
+      {
+        ...method,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return method.requestDeserialize(bytes);
+          } catch {
+            return { [UNDECODABLE]: true };
+          }
+        },
+      },
+    ]),
+  ) as grpc.ServiceDefinition;
+}
+
+const refuseUndecodableRequests: grpc.ServerInterceptor = (_method, call) =>
+  new grpc.ServerInterceptingCall(call, {
+    start: (next) =>
+      next({
+        onReceiveMessage: (message, nextMessage) => {
+          if (typeof message === "object" && message !== null && UNDECODABLE in message)
+            return call.sendStatus({ code: grpc.status.INVALID_ARGUMENT, details: "request is not a valid protobuf message", metadata: new grpc.Metadata() });
+          nextMessage(message);
+        },
+      }),
+  });
 
 /**
  * @grpc/reflection reads the `fileDescriptorProtos` of a package definition. Built by

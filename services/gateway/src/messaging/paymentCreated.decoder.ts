@@ -9,6 +9,8 @@ export interface PaymentToCharge {
   amountMinor: bigint;
   currency: string;
   details: PaymentDetails;
+  /** When the money was held; absent in events from before it was carried. */
+  createTime: Date | undefined;
 }
 
 /** The message is not a usable PaymentCreated; retrying it can never help. */
@@ -49,5 +51,6 @@ export function decodePaymentCreated(data: Uint8Array): PaymentToCharge {
     amountMinor: event.amount.amountMinor,
     currency: event.amount.currencyCode,
     details: event.details,
+    createTime: event.createTime,
   };
 }

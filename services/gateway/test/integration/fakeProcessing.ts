@@ -2,6 +2,9 @@ import * as grpc from "@grpc/grpc-js";
 import {
   ProcessingServiceClient,
   ProcessingServiceService,
+  type ClaimStalePaymentsResponse,
+  type FlagForReviewRequest,
+  type FlagForReviewResponse,
   type SettleRequest,
   type SettleResponse,
 } from "@payments/contracts/gen/payments/processing/v1/processing_service";
@@ -16,6 +19,8 @@ export type SettleAnswer = grpc.status | "OK";
  */
 export class FakeProcessing {
   readonly calls: SettleRequest[] = [];
+  /** Every FlagForReview call. */
+  readonly flagged: FlagForReviewRequest[] = [];
   /** Answers for the next calls, in order; when empty every call succeeds. */
   readonly script: SettleAnswer[] = [];
   /** Runs before a call is answered, so a test can look at the world mid-call. */
@@ -31,6 +36,12 @@ export class FakeProcessing {
       getPayment: unimplemented,
       listPayments: unimplemented,
       getAccount: unimplemented,
+      listPaymentsUnderReview: unimplemented,
+      claimStalePayments: (_call: unknown, callback: grpc.sendUnaryData<ClaimStalePaymentsResponse>) => callback(null, { payments: [] }),
+      flagForReview: (call: grpc.ServerUnaryCall<FlagForReviewRequest, FlagForReviewResponse>, callback: grpc.sendUnaryData<FlagForReviewResponse>) => {
+        this.flagged.push(call.request);
+        callback(null, { payment: { userId: "user-1", payment: undefined, reviewReason: call.request.reason, reviewTime: new Date() }, flagged: true });
+      },
       settle: (call: grpc.ServerUnaryCall<SettleRequest, SettleResponse>, callback: grpc.sendUnaryData<SettleResponse>) => {
         this.calls.push(call.request);
         const callNumber = this.calls.length;
@@ -52,6 +63,7 @@ export class FakeProcessing {
               rejectMessage: applied.rejectMessage,
               createTime: undefined,
               updateTime: undefined,
+              underReview: false,
             },
             replayed: first !== undefined,
           });

@@ -204,19 +204,21 @@ describe("gateway (real NATS JetStream, fake Processing)", function () {
     });
   });
 
-  it("keeps the message when the provider's status lookup fails too", async () => {
+  it("parks the payment for review and acks when the provider's status lookup fails too", async () => {
     const provider: PaymentProvider = {
       charge: async () => Promise.reject(new ProviderUnavailableError("down")),
       status: async () => Promise.reject(new ProviderUnavailableError("down")),
     };
-    await h.start(provider, { GATEWAY_PROVIDER_ATTEMPTS: "2", GATEWAY_RETRY_CAP_MS: "50" });
+    await h.start(provider, { GATEWAY_PROVIDER_ATTEMPTS: "2", GATEWAY_STATUS_ATTEMPTS: "2", GATEWAY_RETRY_CAP_MS: "50" });
     const p = paymentCreated();
     await h.publish(p.bytes, p.id);
-    await until(async () => (await h.consumerInfo()).delivered.consumer_seq >= 4);
-    const info = await h.consumerInfo();
-    expect(info.num_pending + info.num_ack_pending + info.num_redelivered, "still owed").to.be.greaterThan(0);
-    expect(info.ack_floor.stream_seq).to.equal(0);
-    expect(h.processing.calls).to.have.length(0);
+    await h.untilAllAnswered(1);
+    // Charge failed on deliveries 1-2; status unknown on 2 and 3; parked on the third.
+    expect((await h.consumerInfo()).delivered.consumer_seq).to.equal(3);
+    expect(h.processing.calls, "nothing settled").to.have.length(0);
+    expect(h.processing.flagged).to.have.length(1);
+    expect(h.processing.flagged[0]!.paymentId).to.equal(p.id);
+    expect(h.processing.flagged[0]!.reason).to.contain("could not be reached");
   });
 
   for (const [code, name] of [

@@ -5,6 +5,9 @@ import { unauthenticated, unavailable } from "@payments/common/grpc/errors";
 /** User ids are opaque but bounded; ":" is reserved for provider accounts ("provider:<service>"). */
 const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
 
+/** Real tokens are well under 2 KB; a longer one is refused before it is parsed. */
+const MAX_TOKEN_LENGTH = 8192;
+
 /** Tolerated clock difference between the identity provider and us, in seconds. */
 const CLOCK_TOLERANCE_S = 30;
 
@@ -117,6 +120,7 @@ export async function authenticate(metadata: Metadata, verifier: TokenVerifier):
   if (typeof value !== "string") throw unauthenticated("authorization metadata must be text");
   const match = /^Bearer +([^\s]+)$/i.exec(value.trim());
   if (!match?.[1]) throw unauthenticated("authorization must be \"Bearer <token>\"");
+  if (match[1].length > MAX_TOKEN_LENGTH) throw unauthenticated("token is too long");
   return verifier.verify(match[1]);
 }
 

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { callUnary } from "@payments/common/grpc/client";
+import { serviceTokenInterceptor, type ServiceTokenSigner } from "@payments/common/auth/serviceTokens";
 import {
   ProcessingServiceClient,
   type GetAccountRequest,
@@ -27,12 +28,14 @@ export interface ProcessingApi {
 
 /**
  * Connects to Processing at `address` (host:port, plaintext inside the cluster). Every call
- * carries a deadline of `deadlineMs`, so a stuck Processing never holds a client forever.
+ * carries a deadline of `deadlineMs`, so a stuck Processing never holds a client forever,
+ * and this service's token from `signer` (Processing refuses calls without one).
  */
-export function createProcessingClient(address: string, deadlineMs: number): ProcessingApi {
+export function createProcessingClient(address: string, deadlineMs: number, signer?: ServiceTokenSigner): ProcessingApi {
   const client = new ProcessingServiceClient(address, grpc.credentials.createInsecure(), {
     // Reconnect quickly after a Processing restart instead of backing off for long.
     "grpc.max_reconnect_backoff_ms": 2000,
+    interceptors: signer ? [serviceTokenInterceptor(signer)] : [],
   });
   const options = { deadlineMs };
   return {

@@ -1,4 +1,4 @@
-import { invalidArgument } from "@payments/common/grpc/errors";
+import { invalidArgument, quote } from "@payments/common/grpc/errors";
 import { findService } from "@payments/catalog/catalog";
 import type { CreatePaymentRequest } from "@payments/contracts/gen/payments/v1/payment_service";
 import type { Money, PaymentDetails } from "@payments/contracts/gen/payments/v1/payment";
@@ -24,7 +24,7 @@ export function validateCreatePayment(request: CreatePaymentRequest): ValidCreat
   const idempotencyKey = validateIdempotencyKey(request.idempotencyKey);
   if (request.serviceId === "") throw invalidArgument("service_id", "is required");
   const service = findService(request.serviceId);
-  if (!service) throw invalidArgument("service_id", `unknown service "${request.serviceId}"`);
+  if (!service) throw invalidArgument("service_id", `unknown service ${quote(request.serviceId)}`);
   const details = validatePaymentDetails(request.details, service);
   const amount = validateAmount(request.amount, service);
   return { idempotencyKey, serviceId: service.id, details, amount };

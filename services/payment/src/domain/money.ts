@@ -1,4 +1,4 @@
-import { invalidArgument } from "@payments/common/grpc/errors";
+import { invalidArgument, quote } from "@payments/common/grpc/errors";
 import type { Money } from "@payments/contracts/gen/payments/v1/payment";
 import type { CatalogService } from "@payments/catalog/catalog";
 
@@ -21,7 +21,7 @@ export function validateAmount(amount: Money | undefined, service: CatalogServic
   const currencyCode = amount.currencyCode.trim().toUpperCase();
   if (currencyCode === "") throw invalidArgument(currencyField, "is required");
   if (!/^[A-Z]{3}$/.test(currencyCode) || !isKnownCurrency(currencyCode))
-    throw invalidArgument(currencyField, `unknown currency "${amount.currencyCode}"`);
+    throw invalidArgument(currencyField, `unknown currency ${quote(amount.currencyCode)}`);
   const limit = service.limits.find((l) => l.currency === currencyCode);
   if (!limit) {
     const accepted = service.limits.map((l) => l.currency).join(", ");

@@ -9,8 +9,17 @@ export const MAX_PAGE_SIZE = 100;
 /** Payment ids are server-assigned UUIDs; anything else cannot exist. */
 export function validatePaymentId(paymentId: string): string {
   if (paymentId === "") throw invalidArgument("payment_id", "is required");
+  if (paymentId.length > 36) throw invalidArgument("payment_id", "must be a UUID");
   if (!isUuid(paymentId)) throw invalidArgument("payment_id", "must be a UUID");
   return paymentId.toLowerCase();
+}
+
+/** Page tokens are Processing's (an encoded payment id); anything longer was not one of ours. */
+export const MAX_PAGE_TOKEN_LENGTH = 128;
+
+export function validatePageToken(pageToken: string): string {
+  if (pageToken.length > MAX_PAGE_TOKEN_LENGTH) throw invalidArgument("page_token", "is not a token returned by ListPayments");
+  return pageToken;
 }
 
 /** 0 means the default; above the maximum is capped; negative is refused. */

@@ -1,3 +1,4 @@
+import { crashPoint, crashPointAfterFlush } from "@payments/common/crashPoints";
 import type { CreatePaymentRequest, CreatePaymentResponse } from "@payments/contracts/gen/payments/v1/payment_service";
 import { PaymentStatus } from "@payments/contracts/gen/payments/v1/payment";
 import type { Caller } from "../auth/tokenVerifier.js";
@@ -16,6 +17,7 @@ export async function createPayment(deps: PaymentServiceDeps, caller: Caller, re
   const payment = held.payment;
   if (!payment) throw new Error("Processing.Hold answered without a payment");
   deps.log.info({ paymentId: payment.id, userId: caller.userId, replayed: held.replayed, status: payment.status }, "payment held");
+  crashPoint("payment.after-hold");
 
   if (payment.status === PaymentStatus.PAYMENT_STATUS_CREATED) {
     const event = {
@@ -27,7 +29,9 @@ export async function createPayment(deps: PaymentServiceDeps, caller: Caller, re
       createTime: payment.createTime,
     };
     // setImmediate: the unary callback runs first, so the client never waits for the broker.
-    setImmediate(() => deps.handOver.handOver(event));
+    setImmediate(() => {
+      void crashPointAfterFlush("payment.before-publish").then(() => deps.handOver.handOver(event));
+    });
   }
   return { payment };
 }

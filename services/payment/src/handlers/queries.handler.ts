@@ -8,7 +8,7 @@ import type {
   ListServicesResponse,
 } from "@payments/contracts/gen/payments/v1/payment_service";
 import type { Caller } from "../auth/tokenVerifier.js";
-import { normalisePageSize, validatePaymentId } from "../domain/queries.js";
+import { normalisePageSize, validatePageToken, validatePaymentId } from "../domain/queries.js";
 import { toPayableService } from "../domain/payableService.js";
 import type { PaymentServiceDeps } from "./deps.js";
 
@@ -22,7 +22,8 @@ export async function getPayment(deps: PaymentServiceDeps, caller: Caller, reque
 /** The caller's payments, newest first; the page token is Processing's and passed through untouched. */
 export async function listPayments(deps: PaymentServiceDeps, caller: Caller, request: ListPaymentsRequest): Promise<ListPaymentsResponse> {
   const pageSize = normalisePageSize(request.pageSize);
-  const page = await deps.processing.listPayments({ userId: caller.userId, pageSize, pageToken: request.pageToken });
+  const pageToken = validatePageToken(request.pageToken);
+  const page = await deps.processing.listPayments({ userId: caller.userId, pageSize, pageToken });
   return { payments: page.payments, nextPageToken: page.nextPageToken };
 }
 

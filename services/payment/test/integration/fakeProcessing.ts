@@ -56,12 +56,16 @@ export class FakeProcessing {
           rejectMessage: "",
           createTime: now,
           updateTime: now,
+          underReview: false,
         };
         this.payments.set(payment.id, { userId: request.userId, request, payment });
         this.byKey.set(key, payment.id);
         callback(null, { payment, replayed: false });
       },
       settle: (_call, callback) => callback(fail(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      claimStalePayments: (_call, callback) => callback(fail(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      flagForReview: (_call, callback) => callback(fail(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      listPaymentsUnderReview: (_call, callback) => callback(fail(grpc.status.UNIMPLEMENTED, "not in the fake")),
       getPayment: (call, callback) => {
         this.getPaymentCalls++;
         if (this.getPaymentOutages > 0) {

@@ -11,9 +11,33 @@ describe("payment config", () => {
     expect(config.auth.jwksUrl).to.equal(undefined);
   });
 
+  /** The smallest production settings that start. */
+  const production = {
+    NODE_ENV: "production",
+    JWT_JWKS_URL: "https://id.example/jwks.json",
+    SERVICE_TOKEN_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----",
+    PAYMENT_ALLOW_INSECURE: "true",
+  };
+
   it("refuses to start in production without a JWKS URL or public key", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).to.throw(ConfigError, /JWT_JWKS_URL or JWT_PUBLIC_KEY/);
-    expect(loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://id.example/jwks.json" }).production).to.equal(true);
+    expect(loadConfig(production).production).to.equal(true);
+  });
+
+  it("refuses to start in production without a service token key", () => {
+    expect(() => loadConfig({ ...production, SERVICE_TOKEN_PRIVATE_KEY: "" })).to.throw(ConfigError, /SERVICE_TOKEN_PRIVATE_KEY/);
+  });
+
+  it("refuses plaintext in production unless told TLS ends at the ingress", () => {
+    expect(() => loadConfig({ ...production, PAYMENT_ALLOW_INSECURE: "" })).to.throw(ConfigError, /PAYMENT_TLS_CERT_FILE/);
+    const tls = loadConfig({ ...production, PAYMENT_ALLOW_INSECURE: "", PAYMENT_TLS_CERT_FILE: "/c.pem", PAYMENT_TLS_KEY_FILE: "/k.pem" });
+    expect(tls.tls).to.deep.equal({ certFile: "/c.pem", keyFile: "/k.pem" });
+    expect(() => loadConfig({ PAYMENT_TLS_CERT_FILE: "/c.pem" })).to.throw(ConfigError, /both/);
+  });
+
+  it("takes a smaller message limit on the public port by default", () => {
+    expect(loadConfig({}).maxMessageBytes).to.equal(64 * 1024);
+    expect(loadConfig({ GRPC_MAX_MESSAGE_BYTES: "2048" }).maxMessageBytes).to.equal(2048);
   });
 
   it("refuses alg none and symmetric algorithms in the allow-list", () => {

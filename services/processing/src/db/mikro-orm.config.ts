@@ -5,6 +5,7 @@ import { LedgerEntrySchema } from "./entities/ledgerEntry.entity.js";
 import { PaymentSchema } from "./entities/payment.entity.js";
 import { SettlementSchema } from "./entities/settlement.entity.js";
 import { Migration20261124000000_initial } from "./migrations/Migration20261124000000_initial.js";
+import { Migration20261125000000_recovery } from "./migrations/Migration20261125000000_recovery.js";
 
 /**
  * MikroORM configuration. Migrations are listed here rather than discovered from the
@@ -16,7 +17,10 @@ export function createOrmConfig(options: { databaseUrl: string; poolMax: number 
     entities: [AccountSchema, PaymentSchema, LedgerEntrySchema, SettlementSchema],
     extensions: [Migrator],
     migrations: {
-      migrationsList: [{ name: "Migration20261124000000_initial", class: Migration20261124000000_initial }],
+      migrationsList: [
+        { name: "Migration20261124000000_initial", class: Migration20261124000000_initial },
+        { name: "Migration20261125000000_recovery", class: Migration20261125000000_recovery },
+      ],
       transactional: true,
       silent: true,
       allOrNothing: true,

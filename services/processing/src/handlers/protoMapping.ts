@@ -6,6 +6,7 @@ import {
   type Balance,
   type Payment as PaymentMessage,
 } from "@payments/contracts/gen/payments/v1/payment";
+import type { PaymentRecord } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import type { Account } from "../db/entities/account.entity.js";
 import type { Payment } from "../db/entities/payment.entity.js";
 
@@ -32,6 +33,17 @@ export function toPaymentMessage(payment: Payment): PaymentMessage {
     rejectMessage: payment.rejectMessage ?? "",
     createTime: payment.createdAt,
     updateTime: payment.updatedAt,
+    underReview: payment.reviewSince != null,
+  };
+}
+
+/** A payment with its owner and review state, for internal callers (gateway, operators). */
+export function toPaymentRecord(payment: Payment): PaymentRecord {
+  return {
+    userId: payment.userId,
+    payment: toPaymentMessage(payment),
+    reviewReason: payment.reviewReason ?? "",
+    reviewTime: payment.reviewSince ?? undefined,
   };
 }
 

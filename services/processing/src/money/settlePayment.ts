@@ -11,6 +11,10 @@ export interface SettleCommand {
   /** Required for REJECTED, e.g. "DECLINED_BY_PROVIDER". */
   rejectReason?: string;
   rejectMessage?: string;
+  /** Refuse a CREATED payment that is not parked for review (an operator's resolution). */
+  requireUnderReview?: boolean;
+  /** Recorded with the settlement, not shown to the payer. */
+  note?: string;
 }
 
 export interface SettleResult {
@@ -49,13 +53,16 @@ export async function settlePayment(em: EntityManager, command: SettleCommand): 
     const decision = settleDecision(payment.status, command.outcome);
     if (decision === "conflict")
       throw failedPrecondition(`payment ${payment.id} is already ${payment.status}; a terminal status never changes`);
+    if (decision === "apply" && command.requireUnderReview && !payment.reviewSince)
+      throw failedPrecondition(`payment ${payment.id} is not under review; the gateway is still carrying it out`);
     if (decision === "apply") payment = await resolve(tx, payment, command);
 
     // A concurrent settle with this key may have recorded it meanwhile; it must agree.
-    await query(tx, "insert into settlements (idempotency_key, payment_id, outcome) values (?, ?, ?) on conflict do nothing", [
+    await query(tx, "insert into settlements (idempotency_key, payment_id, outcome, note) values (?, ?, ?, ?) on conflict do nothing", [
       command.idempotencyKey,
       command.paymentId,
       command.outcome,
+      command.note || null,
     ]);
     const [recorded] = await query<{ payment_id: string; outcome: string }>(
       tx,
@@ -99,7 +106,8 @@ async function resolve(tx: EntityManager, payment: Payment, command: SettleComma
   }
   const [row] = await query(
     tx,
-    `update payments set status = ?, reject_reason = ?, reject_message = ?, updated_at = now(), resolved_at = now()
+    `update payments set status = ?, reject_reason = ?, reject_message = ?, updated_at = now(), resolved_at = now(),
+                         review_reason = null, review_since = null
      where id = ? and status = 'CREATED' returning *`,
     [
       command.outcome,

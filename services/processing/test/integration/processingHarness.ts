@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { callUnary } from "@payments/common/grpc/client";
 import { uniqueDatabaseUrl, dropDatabase } from "@payments/testing/database";
+import { policyTokenInterceptor } from "@payments/testing/serviceTokens";
 import {
   ProcessingServiceClient,
   SettleOutcome,
@@ -12,6 +16,7 @@ import {
 } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { processingAccessPolicy } from "../../src/accessPolicy.js";
 import { startProcessing, type ProcessingApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { deposit, openAccount } from "../../src/money/deposit.js";
@@ -23,20 +28,28 @@ export class ProcessingHarness {
     readonly app: ProcessingApp,
     readonly client: ProcessingServiceClient,
     readonly databaseUrl: string,
+    /** Development service keys Processing trusts; sign with devServiceSigner(keysDir, name). */
+    readonly keysDir: string,
   ) {}
 
   static async start(): Promise<ProcessingHarness> {
     const databaseUrl = uniqueDatabaseUrl();
-    const config = { ...loadConfig({}), port: 0, host: "127.0.0.1", databaseUrl, seedDemoData: false };
+    const keysDir = await mkdtemp(path.join(os.tmpdir(), "processing-keys-"));
+    const base = loadConfig({});
+    const config = { ...base, port: 0, host: "127.0.0.1", databaseUrl, seedDemoData: false, serviceAuth: { devKeysDir: keysDir } };
     const app = await startProcessing(config, pino({ level: "silent" }));
-    const client = new ProcessingServiceClient(`127.0.0.1:${app.grpc.port}`, grpc.credentials.createInsecure());
-    return new ProcessingHarness(app, client, databaseUrl);
+    // Each call is signed as a service allowed to make it (Hold as payment, Settle as gateway, ...).
+    const client = new ProcessingServiceClient(`127.0.0.1:${app.grpc.port}`, grpc.credentials.createInsecure(), {
+      interceptors: [await policyTokenInterceptor(keysDir, processingAccessPolicy)],
+    });
+    return new ProcessingHarness(app, client, databaseUrl, keysDir);
   }
 
   async stop(): Promise<void> {
     this.client.close();
     await this.app.stop();
     await dropDatabase(this.databaseUrl);
+    await rm(this.keysDir, { recursive: true, force: true });
   }
 
   em(): EntityManager {
@@ -74,6 +87,8 @@ export class ProcessingHarness {
       outcome: SettleOutcome.SETTLE_OUTCOME_APPROVED,
       rejectReason: RejectReason.REJECT_REASON_UNSPECIFIED,
       rejectMessage: "",
+      requireUnderReview: false,
+      note: "",
       ...request,
     });
   }

@@ -1,3 +1,4 @@
+import { createSecretKey } from "node:crypto";
 import { Metadata, status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey } from "jose";
@@ -95,6 +96,40 @@ describe("bearer token authentication", () => {
   it("refuses an algorithm outside the allow-list even with the right key type", async () => {
     const narrow = createTokenVerifier({ key: key.publicKey, issuer: ISSUER, audience: AUDIENCE, algorithms: ["RS256"] });
     await rejects(withAuth(`Bearer ${await sign()}`), /algorithm is not allowed/, status.UNAUTHENTICATED, narrow);
+  });
+
+  it("refuses algorithm confusion: an HS256 token signed with the PEM public key as the HMAC secret", async () => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const pem = await exportSPKI(pair.publicKey);
+    const pemVerifier = createTokenVerifier({ key: pemKeyResolver(pem), issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256", "RS256", "EdDSA"] });
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("alice")
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime("10m")
+      .sign(createSecretKey(Buffer.from(pem)));
+    await rejects(withAuth(`Bearer ${forged}`), /algorithm is not allowed/, status.UNAUTHENTICATED, pemVerifier);
+    await rejects(withAuth(`Bearer ${forged}`), /algorithm is not allowed/);
+  });
+
+  it("refuses a token signed with an allowed algorithm that does not fit the key (RS256 header, EC key)", async () => {
+    const rsa = await generateKeyPair("RS256");
+    await rejects(withAuth(`Bearer ${await sign({}, rsa.privateKey, "RS256")}`), /invalid|malformed|not supported/);
+  });
+
+  it("refuses a token without an expiry", async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "ES256" }).setSubject("alice").setIssuer(ISSUER).setAudience(AUDIENCE).sign(key.privateKey);
+    await rejects(withAuth(`Bearer ${token}`), /claim "exp" is invalid/);
+  });
+
+  it("refuses a token that is not valid yet beyond the 30 s clock tolerance, accepts one within it", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const notYet = (nbf: number) =>
+      new SignJWT({}).setProtectedHeader({ alg: "ES256" }).setSubject("alice").setIssuer(ISSUER).setAudience(AUDIENCE)
+        .setNotBefore(nbf).setExpirationTime(now + 600).sign(key.privateKey);
+    await rejects(withAuth(`Bearer ${await notYet(now + 120)}`), /not valid yet/);
+    expect((await authenticate(withAuth(`Bearer ${await notYet(now + 10)}`), verifier)).userId).to.equal("alice");
   });
 
   it("refuses a sub that is not a valid user id", async () => {

@@ -22,6 +22,12 @@ export interface Payment {
   createdAt: Date;
   updatedAt: Date;
   resolvedAt?: Date | null;
+  /** When the gateway's reconciler last claimed the payment to hand it over again. */
+  nudgedAt?: Date | null;
+  /** Why the payment is parked for manual review; null when it is not. */
+  reviewReason?: string | null;
+  /** Since when it is parked; null when it is not. */
+  reviewSince?: Date | null;
 }
 
 export const PaymentSchema = new EntitySchema<Payment>({
@@ -44,5 +50,8 @@ export const PaymentSchema = new EntitySchema<Payment>({
     createdAt: { type: "datetime" },
     updatedAt: { type: "datetime" },
     resolvedAt: { type: "datetime", nullable: true },
+    nudgedAt: { type: "datetime", nullable: true },
+    reviewReason: { type: "text", nullable: true },
+    reviewSince: { type: "datetime", nullable: true },
   },
 });
