@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir } from "node:fs/promises";
+import { chmod, mkdir, readdir, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -77,6 +77,28 @@ async function postgresBinary(): Promise<string> {
   return binary;
 }
 
+/**
+ * As root, PostgreSQL runs as the "postgres" user, which must be able to reach the binaries
+ * in node_modules and the data folder. A checkout in a private folder (mktemp, a home
+ * folder) blocks it; we add the search ("x") permission for others on such folders, which
+ * lets it pass through them without listing or reading anything else in them.
+ */
+async function letPostgresUserReach(target: string, onLine: LineHandler): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const folders: string[] = [];
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    folders.unshift(dir);
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const dir of folders) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      onLine(`allowed the postgres user to pass through ${dir} (chmod o+x)`, "stdout");
+    }
+  }
+}
+
 /** PostgreSQL refuses to run as root; the library then creates and uses a "postgres" user. */
 function postgresUserIds(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
@@ -107,6 +129,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: (message: string) => message.split("\n").filter(Boolean).forEach((line) => onLine(line, "stdout")),
     onError: (error: unknown) => onLine(String(error instanceof Error ? error.message : error), "stderr"),
   });
+
+  await letPostgresUserReach(await postgresBinary(), onLine);
+  await letPostgresUserReach(options.dataDir, onLine);
 
   // PG_VERSION is the last thing initdb leaves behind a usable cluster; a bare folder is not one.
   if (!existsSync(path.join(options.dataDir, "PG_VERSION"))) {
