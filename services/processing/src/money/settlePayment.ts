@@ -1,8 +1,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { failedPrecondition, notFound } from "@payments/common/grpc/errors";
-import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
+import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
-import { query, toPayment } from "./sql.js";
+import { namedQuery, toPayment } from "./sql.js";
 
 export interface SettleCommand {
   paymentId: string;
@@ -29,26 +29,28 @@ export class LedgerInvariantError extends Error {
 }
 
 /**
- * Resolves a payment in one transaction: APPROVED captures the hold and credits the
- * provider, REJECTED releases the hold. The payment row is locked first, so two
+ * Resolves a payment in one transaction of two statements: APPROVED captures the hold and
+ * credits the provider, REJECTED releases the hold. The payment row is locked first, so two
  * concurrent settles of one payment run one after the other and the second sees the
  * first's result: a hold is resolved at most once.
  */
 export async function settlePayment(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
   return em.transactional(async (tx) => {
-    const [prior] = await query<{ payment_id: string; outcome: string }>(
+    const [row] = await namedQuery<Record<string, unknown> & { settled_payment_id: string | null; settled_outcome: string | null }>(
       tx,
-      "select payment_id, outcome from settlements where idempotency_key = ?",
-      [command.idempotencyKey],
+      `select p.*, s.payment_id as settled_payment_id, s.outcome as settled_outcome
+       from payments p left join settlements s on s.idempotency_key = :key
+       where p.id = :paymentId
+       for update of p`,
+      { key: command.idempotencyKey, paymentId: command.paymentId },
     );
-    if (prior) {
-      assertSameSettlement(prior, command);
-      return { payment: await tx.findOneOrFail(PaymentSchema, command.paymentId), replayed: true };
-    }
-
-    const [row] = await query(tx, "select * from payments where id = ? for update", [command.paymentId]);
     if (!row) throw notFound(`payment ${command.paymentId} not found`);
-    let payment = toPayment(tx, row);
+    const { settled_payment_id: settledPaymentId, settled_outcome: settledOutcome, ...paymentRow } = row;
+    let payment = toPayment(tx, paymentRow);
+    if (settledPaymentId !== null) {
+      assertSameSettlement({ payment_id: settledPaymentId, outcome: settledOutcome ?? "" }, command);
+      return { payment, replayed: true };
+    }
 
     const decision = settleDecision(payment.status, command.outcome);
     if (decision === "conflict")
@@ -56,20 +58,7 @@ export async function settlePayment(em: EntityManager, command: SettleCommand): 
     if (decision === "apply" && command.requireUnderReview && !payment.reviewSince)
       throw failedPrecondition(`payment ${payment.id} is not under review; the gateway is still carrying it out`);
     if (decision === "apply") payment = await resolve(tx, payment, command);
-
-    // A concurrent settle with this key may have recorded it meanwhile; it must agree.
-    await query(tx, "insert into settlements (idempotency_key, payment_id, outcome, note) values (?, ?, ?, ?) on conflict do nothing", [
-      command.idempotencyKey,
-      command.paymentId,
-      command.outcome,
-      command.note || null,
-    ]);
-    const [recorded] = await query<{ payment_id: string; outcome: string }>(
-      tx,
-      "select payment_id, outcome from settlements where idempotency_key = ?",
-      [command.idempotencyKey],
-    );
-    if (recorded) assertSameSettlement(recorded, command);
+    else await recordSettlement(tx, command);
     return { payment, replayed: decision === "already" };
   });
 }
@@ -81,56 +70,81 @@ function assertSameSettlement(recorded: { payment_id: string; outcome: string },
     );
 }
 
+/**
+ * Moves the money, writes the ledger, ends the payment and records the key, all in one
+ * statement. Every part is checked by the rows it touched: anything else means a broken
+ * invariant, and throwing rolls the whole transaction back.
+ */
 async function resolve(tx: EntityManager, payment: Payment, command: SettleCommand): Promise<Payment> {
-  const amount = payment.amountMinor.toString();
-  if (command.outcome === "APPROVED") {
-    await moveMoney(
-      tx,
-      `update accounts set balance_minor = balance_minor - ?, held_minor = held_minor - ?, updated_at = now()
-       where id = ? and held_minor >= ? returning id`,
-      [amount, amount, payment.payerAccountId, amount],
-    );
-    await moveMoney(tx, "update accounts set balance_minor = balance_minor + ?, updated_at = now() where id = ? returning id", [
-      amount,
-      payment.payeeAccountId,
-    ]);
-    await ledger(tx, payment, payment.payerAccountId, "CAPTURE");
-    await ledger(tx, payment, payment.payeeAccountId, "CREDIT");
-  } else {
-    await moveMoney(
-      tx,
-      "update accounts set held_minor = held_minor - ?, updated_at = now() where id = ? and held_minor >= ? returning id",
-      [amount, payment.payerAccountId, amount],
-    );
-    await ledger(tx, payment, payment.payerAccountId, "RELEASE");
-  }
-  const [row] = await query(
+  const approved = command.outcome === "APPROVED";
+  const [row] = await namedQuery<Record<string, unknown> & { payer_rows: string; payee_rows: string; entry_rows: string; recorded_rows: string }>(
     tx,
-    `update payments set status = ?, reject_reason = ?, reject_message = ?, updated_at = now(), resolved_at = now(),
-                         review_reason = null, review_since = null
-     where id = ? and status = 'CREATED' returning *`,
-    [
-      command.outcome,
-      command.outcome === "REJECTED" ? (command.rejectReason ?? "UNSPECIFIED") : null,
-      command.outcome === "REJECTED" ? (command.rejectMessage ?? null) : null,
-      payment.id,
-    ],
+    `with payer as (
+       update accounts set balance_minor = balance_minor - (case when :approved then :amount else 0 end),
+                           held_minor = held_minor - :amount, updated_at = now()
+       where id = :payer and held_minor >= :amount
+       returning id),
+     payee as (
+       update accounts set balance_minor = balance_minor + :amount, updated_at = now()
+       where :approved and id = :payee
+       returning id),
+     entries as (
+       insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
+       select account_id, :paymentId, kind, :amount, :currency
+       from (values (cast(:payer as uuid), :payerKind), (cast(:payee as uuid), 'CREDIT')) as e (account_id, kind)
+       where exists (select 1 from payer) and (kind <> 'CREDIT' or :approved)
+       returning id),
+     settled as (
+       update payments set status = :outcome, reject_reason = :rejectReason, reject_message = :rejectMessage,
+                           updated_at = now(), resolved_at = now(), review_reason = null, review_since = null
+       where id = :paymentId and status = 'CREATED' and exists (select 1 from payer)
+       returning *),
+     recorded as (
+       insert into settlements (idempotency_key, payment_id, outcome, note)
+       select :key, :paymentId, :outcome, :note where exists (select 1 from settled)
+       on conflict do nothing
+       returning idempotency_key)
+     select settled.*,
+            (select count(*) from payer) as payer_rows, (select count(*) from payee) as payee_rows,
+            (select count(*) from entries) as entry_rows, (select count(*) from recorded) as recorded_rows
+     from settled`,
+    {
+      approved,
+      amount: payment.amountMinor.toString(),
+      payer: payment.payerAccountId,
+      payee: payment.payeeAccountId,
+      payerKind: approved ? "CAPTURE" : "RELEASE",
+      paymentId: payment.id,
+      currency: payment.currency,
+      outcome: command.outcome,
+      rejectReason: approved ? null : (command.rejectReason ?? "UNSPECIFIED"),
+      rejectMessage: approved ? null : (command.rejectMessage ?? null),
+      key: command.idempotencyKey,
+      note: command.note || null,
+    },
   );
-  if (!row) throw new LedgerInvariantError(`payment ${payment.id} left CREATED while locked`);
-  return toPayment(tx, row);
+  if (!row) throw new LedgerInvariantError(`payment ${payment.id}: the hold was not found on the payer's account`);
+  const { payer_rows, payee_rows, entry_rows, recorded_rows, ...paymentRow } = row;
+  const expected = approved ? ["1", "1", "2"] : ["1", "0", "1"];
+  if ([payer_rows, payee_rows, entry_rows].map(String).join() !== expected.join())
+    throw new LedgerInvariantError(`payment ${payment.id}: settle touched ${payer_rows}/${payee_rows} accounts and wrote ${entry_rows} entries`);
+  // Another settle of another payment took this key meanwhile: it must agree, else roll back.
+  if (String(recorded_rows) !== "1") await recordSettlement(tx, command);
+  return toPayment(tx, paymentRow);
 }
 
-async function moveMoney(tx: EntityManager, sql: string, params: unknown[]): Promise<void> {
-  const rows = await query(tx, sql, params);
-  if (rows.length !== 1) throw new LedgerInvariantError(`balance update matched ${rows.length} rows: ${sql.split("\n")[0]}`);
-}
-
-function ledger(tx: EntityManager, payment: Payment, accountId: string, kind: "CAPTURE" | "CREDIT" | "RELEASE") {
-  return query(tx, "insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency) values (?, ?, ?, ?, ?)", [
-    accountId,
-    payment.id,
-    kind,
-    payment.amountMinor.toString(),
-    payment.currency,
-  ]);
+/** Records the key for a payment already resolved, or checks the record a concurrent settle left. */
+async function recordSettlement(tx: EntityManager, command: SettleCommand): Promise<void> {
+  const [recorded] = await namedQuery<{ payment_id: string; outcome: string }>(
+    tx,
+    `with inserted as (
+       insert into settlements (idempotency_key, payment_id, outcome, note) values (:key, :paymentId, :outcome, :note)
+       on conflict do nothing
+       returning payment_id, outcome)
+     select payment_id, outcome from inserted
+     union all
+     select payment_id, outcome from settlements where idempotency_key = :key and not exists (select 1 from inserted)`,
+    { key: command.idempotencyKey, paymentId: command.paymentId, outcome: command.outcome, note: command.note || null },
+  );
+  if (recorded) assertSameSettlement(recorded, command);
 }
