@@ -24,6 +24,8 @@ export interface BenchOptions {
   databaseUrl?: string;
   devKeysDir?: string;
   profile: boolean;
+  /** Run the services from source under tsx instead of building and running dist/. */
+  fromSource: boolean;
   outDir: string;
   docsChart: boolean;
 }
@@ -50,6 +52,7 @@ fractions of it. Prints a table; writes bench-results/latest.json and latest.svg
   --amount-minor N          amount of each payment in USD cents (100)
   --target HOST:PORT        drive a running system instead (needs --database-url; --dev-keys-dir defaults to .data/dev-keys)
   --profile                 services write V8 CPU profiles to bench-results/profiles/
+  --from-source             run the services from source under tsx (default: npm run build, then dist/ as in production)
   --out DIR                 results folder (bench-results)
   --no-docs-chart           do not copy the chart to docs/bench/latest.svg
 `;
@@ -94,6 +97,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       "database-url": { type: "string" },
       "dev-keys-dir": { type: "string" },
       profile: { type: "boolean" },
+      "from-source": { type: "boolean" },
       out: { type: "string" },
       "no-docs-chart": { type: "boolean" },
     },
@@ -126,6 +130,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     databaseUrl: values["database-url"],
     devKeysDir: values["dev-keys-dir"],
     profile: values.profile ?? false,
+    fromSource: values["from-source"] ?? false,
     outDir: values.out ?? "bench-results",
     docsChart: !values["no-docs-chart"],
   };

@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadOrCreateDevKeys, type DevKeys } from "@payments/common/auth/devKeys";
 import { defaultDataDir } from "@payments/common/paths";
 import { RunningSystem, TEST_NATS_URL } from "../../test/support/system.js";
-import type { ServiceName } from "../lib/childProcess.js";
+import { serviceEntry, type ServiceName } from "../lib/childProcess.js";
+import { repoRoot } from "@payments/common/paths";
 import type { BenchOptions } from "./options.js";
 import { pidListeningOn, pidsByCommandLine } from "./procStats.js";
 
@@ -37,7 +39,14 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
     common.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import ${pathToFileURL(path.join(import.meta.dirname, "cpuProfiler.mjs")).href}`.trim();
     common.BENCH_CPU_PROF_DIR = profileDir;
   }
+  const built = !options.fromSource;
+  if (built) {
+    // Production runs the compiled services; tsx's loader costs memory and start-up time.
+    process.stderr.write("[bench] building (npm run build)…\n");
+    execFileSync("npm", ["run", "-s", "build"], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
+  }
   const system = await RunningSystem.start({
+    built,
     env: {
       payment: { ...common },
       processing: { ...common, DB_POOL_MAX: String(options.dbPool) },
@@ -56,7 +65,7 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
     keys: await loadOrCreateDevKeys(system.keysDir),
     description: `services started here against PostgreSQL ${new URL(system.databaseUrl).host} (database ${new URL(system.databaseUrl).pathname.slice(1)}) and NATS ${TEST_NATS_URL} (stream ${system.stream})`,
     servicePids: () =>
-      Object.fromEntries(SERVICES.map((name) => [name, pidsByCommandLine(`services/${name}/src/main.ts`, process.pid)[0]]).filter(([, pid]) => pid)),
+      Object.fromEntries(SERVICES.map((name) => [name, pidsByCommandLine(path.relative(repoRoot, serviceEntry(name, built)), process.pid)[0]]).filter(([, pid]) => pid)),
     natsPid: () => pidListeningOn(natsPort),
     stop: () => system.stop(),
   };

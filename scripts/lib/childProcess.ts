@@ -101,20 +101,29 @@ export function spawnProcess(name: string, command: string, args: string[], opti
 export interface SpawnServiceOptions {
   onLine?: LineHandler;
   detached?: boolean;
+  /** Run the compiled `dist/main.js` (after `npm run build`), as production does, instead of the source. */
+  built?: boolean;
 }
 
 /**
- * Starts one service from source, as `node --import tsx --conditions=source
- * services/<name>/src/main.ts`, with exactly `env` as its environment.
+ * Starts one service with exactly `env` as its environment: from source, as `node --import
+ * tsx --conditions=source services/<name>/src/main.ts`, or built, as `node services/<name>/dist/main.js`.
  */
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnServiceOptions = {}): ManagedProcess {
-  const entry = path.join(repoRoot, "services", name, "src", "main.ts");
-  return spawnProcess(name, process.execPath, ["--import", "tsx", "--conditions=source", entry], {
+  const args = options.built
+    ? [serviceEntry(name, true)]
+    : ["--import", "tsx", "--conditions=source", serviceEntry(name, false)];
+  return spawnProcess(name, process.execPath, args, {
     env,
     cwd: repoRoot,
     onLine: options.onLine,
     detached: options.detached,
   });
+}
+
+/** The file a service starts from: its source entry, or its compiled one. */
+export function serviceEntry(name: ServiceName, built: boolean): string {
+  return built ? path.join(repoRoot, "services", name, "dist", "main.js") : path.join(repoRoot, "services", name, "src", "main.ts");
 }
 
 const ANSI = { reset: "\x1b[0m", dim: "\x1b[2m" };

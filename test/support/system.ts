@@ -24,6 +24,8 @@ export const DECLINED_PHONE = "+14155550199";
 export interface SystemOptions {
   /** Extra settings per service, e.g. provider rules for the gateway. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Run the compiled services (dist/, after `npm run build`) instead of the source. */
+  built?: boolean;
 }
 
 /**
@@ -94,6 +96,7 @@ export class RunningSystem {
 
   async startService(name: ServiceName): Promise<void> {
     const child = spawnService(name, this.envOf(name), {
+      built: this.options.built,
       onLine: (line) => {
         this.logs.push(`[${name}] ${line}`);
         if (this.logs.length > 5_000) this.logs.shift();
