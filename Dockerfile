@@ -53,6 +53,8 @@ COPY --from=build /app/libs/common/dist libs/common/dist
 COPY --from=build /app/services/payment/dist services/payment/dist
 COPY --from=build /app/services/processing/dist services/processing/dist
 COPY --from=build /app/services/gateway/dist services/gateway/dist
+# Operator tools in every image: healthProbe.js (the health checks), ops.js (parked payments),
+# checkInvariants.js (read-only money check), token.js (dev tokens).
 COPY --from=build /app/scripts/dist scripts/dist
 # Server reflection describes the services from the compiled schema.
 COPY --from=build /app/libs/contracts/descriptors libs/contracts/descriptors
