@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { createServiceTokenSigner, loadServiceSigningKey, readServiceKeySettings, serviceTokenInterceptor } from "@payments/common/auth/serviceTokens";
 import { callUnary } from "@payments/common/grpc/client";
+import { internalChannelOptions, readInternalAllowInsecure } from "@payments/common/internalTransport";
 import { defaultDataDir } from "@payments/common/paths";
 import { ProcessingServiceClient, SettleOutcome, type PaymentRecord } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { RejectReason } from "@payments/contracts/gen/payments/v1/payment";
@@ -41,7 +42,12 @@ runCli(async () => {
 
   // The operator's calls carry the "ops" service token: only it may list and resolve reviews.
   const signer = createServiceTokenSigner(await loadServiceSigningKey("ops", readServiceKeySettings(process.env, path.join(defaultDataDir, "dev-keys"))));
-  const client = new ProcessingServiceClient(values.addr, grpc.credentials.createInsecure(), { interceptors: [serviceTokenInterceptor(signer)] });
+  readInternalAllowInsecure(process.env); // production: only where the network protects the plaintext channel
+  const client = new ProcessingServiceClient(
+    values.addr,
+    grpc.credentials.createInsecure(),
+    internalChannelOptions(values.addr, { interceptors: [serviceTokenInterceptor(signer)] }),
+  );
   try {
     switch (command) {
       case "list":

@@ -149,9 +149,13 @@ export class Cluster {
   /** The environment an instance is started with. */
   envOf(name: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const instance = this.instance(name);
-    const processingAddr = this.address(this.instanceNames("processing")[0]!);
+    // Several Processing replicas: one ipv4: target listing them all, which the clients spread
+    // round-robin (as dns:///processing:50052 does in compose).
+    const processingReplicas = this.instanceNames("processing").map((name) => this.address(name));
+    const processingAddr = processingReplicas.length === 1 ? processingReplicas[0]! : `ipv4:${processingReplicas.join(",")}`;
     // DEV_KEYS_DIR for every service: the development keys of service-to-service tokens live there too.
-    const common = { ...process.env, GRPC_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info", NODE_ENV: "test", DEV_KEYS_DIR: this.devKeysDir };
+    // METRICS_PORT 0: replicas of one service would otherwise all want its default metrics port.
+    const common = { ...process.env, GRPC_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info", NODE_ENV: "test", DEV_KEYS_DIR: this.devKeysDir, METRICS_PORT: "0" };
     const own: Record<ServiceName, Record<string, string>> = {
       processing: {
         PROCESSING_PORT: String(instance.port),

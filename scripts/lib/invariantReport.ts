@@ -1,7 +1,7 @@
 import { MikroORM, type EntityManager } from "@mikro-orm/postgresql";
-import { checkEachInvariant, stalePendingPayments, type InvariantViolation } from "../../services/processing/src/invariants.js";
-import { createOrmConfig } from "../../services/processing/src/db/mikro-orm.config.js";
-import { query } from "../../services/processing/src/money/sql.js";
+import { checkEachInvariant, stalePendingPayments, type InvariantViolation } from "@payments/processing/invariants";
+import { createOrmConfig } from "@payments/processing/db/mikro-orm.config";
+import { query } from "@payments/processing/money/sql";
 
 /** One rule and the rows that break it (none: it holds). */
 export interface RuleResult {

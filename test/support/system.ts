@@ -64,7 +64,8 @@ export class RunningSystem {
   /** The environment a service is started with. */
   envOf(name: ServiceName): NodeJS.ProcessEnv {
     const processingAddr = `127.0.0.1:${this.ports.processing}`;
-    const common = { ...process.env, GRPC_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info", NODE_ENV: "test" };
+    // METRICS_PORT 0 (off) unless a test asks for it: parallel systems must not share a port.
+    const common = { ...process.env, GRPC_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info", NODE_ENV: "test", METRICS_PORT: "0" };
     const own: Record<ServiceName, Record<string, string>> = {
       // One keys folder for all: Processing trusts the service keys the others sign with.
       processing: {
@@ -138,6 +139,11 @@ export class RunningSystem {
     const em = this.em();
     const accountId = await openAccount(em, userId, currency, "USER");
     await deposit(em, accountId, amountMinor, currency, `test:${userId}:${currency}:${randomBytes(6).toString("hex")}`);
+  }
+
+  /** Every line the services wrote (the last 5,000), each prefixed with `[service] `. */
+  logLines(): string[] {
+    return [...this.logs];
   }
 
   /** The last lines the services logged, for a failing test's report. */

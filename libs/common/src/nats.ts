@@ -46,6 +46,16 @@ export function readDuplicateWindowMs(env: Record<string, string | undefined>): 
   return readInt(env, "PAYMENT_STREAM_DUPLICATE_WINDOW_MS", DEFAULT_DUPLICATE_WINDOW_MS, 1_000, 7 * 24 * 3_600_000);
 }
 
+/**
+ * PAYMENT_STREAM_REPLICAS: how many servers of a NATS cluster keep the stream (and the
+ * gateway's durable consumer): 1 on a single server, 3 in a three-node cluster, so an
+ * acknowledged hand-over survives the loss of one node. Every service declaring the stream
+ * must use the same value.
+ */
+export function readStreamReplicas(env: Record<string, string | undefined>): number {
+  return readInt(env, "PAYMENT_STREAM_REPLICAS", 1, 1, 5);
+}
+
 /** Subject the payment hand-over is published on, inside the stream of the same prefix. */
 export function paymentCreatedSubject(stream: string): string {
   return `${stream}.created`;

@@ -1,9 +1,11 @@
-import { readDuplicateWindowMs } from "@payments/common/nats";
+import { readDuplicateWindowMs, readStreamReplicas } from "@payments/common/nats";
 import path from "node:path";
-import { ConfigError, readInt, readList, readNumber, readOptionalString, readString, type Env } from "@payments/common/config";
+import { ConfigError, isProduction, readBool, readInt, readList, readNumber, readOptionalString, readString, type Env } from "@payments/common/config";
+import { readInternalAllowInsecure } from "@payments/common/internalTransport";
 import { readServiceKeySettings, type ServiceKeySettings } from "@payments/common/auth/serviceTokens";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "@payments/common/grpc/server";
 import { defaultDataDir } from "@payments/common/paths";
+import { readObservabilitySettings, type ObservabilitySettings } from "@payments/common/observability";
 
 /** Settings of the stub payment provider (the stand-in for the external payment system). */
 export interface StubProviderConfig {
@@ -41,6 +43,8 @@ export interface GatewayConfig {
   stream: string;
   /** PAYMENT_STREAM_DUPLICATE_WINDOW_MS: window in which a re-publish with the same payment id is dropped. */
   duplicateWindowMs: number;
+  /** PAYMENT_STREAM_REPLICAS: copies of the stream and of the durable consumer in a NATS cluster. */
+  streamReplicas: number;
   /** GATEWAY_CONSUMER: durable consumer shared by all gateway replicas. */
   consumerName: string;
   /** GATEWAY_ACK_WAIT_MS: unacknowledged messages are redelivered after this. */
@@ -78,10 +82,17 @@ export interface GatewayConfig {
   maxMessageBytes: number;
   /** SERVICE_TOKEN_PRIVATE_KEY / DEV_KEYS_DIR: how the gateway signs its calls to Processing. */
   serviceKeys: ServiceKeySettings;
+  /** METRICS_PORT, METRICS_REFRESH_MS, HEALTH_CHECK_*, OTEL_*: see README, Observability. */
+  observability: ObservabilitySettings;
 }
 
 /** Parses and validates the gateway's settings once; nothing else reads the environment. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
+  // The only provider is the stub: it charges nobody, so production must ask for it by name (a staging system).
+  if (isProduction(env) && !readBool(env, "PROVIDER_ALLOW_STUB", false))
+    throw new ConfigError("production refuses the stub payment provider (it charges nobody); set PROVIDER_ALLOW_STUB=true for a staging system");
+  // The channel to Processing and the health port are plaintext; production must say the network protects them.
+  readInternalAllowInsecure(env);
   const config: GatewayConfig = {
     host: readString(env, "GRPC_HOST", "0.0.0.0"),
     port: readInt(env, "GATEWAY_PORT", 50053, 0, 65535),
@@ -89,6 +100,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),
     stream: readString(env, "PAYMENT_STREAM", "payment2"),
     duplicateWindowMs: readDuplicateWindowMs(env),
+    streamReplicas: readStreamReplicas(env),
     consumerName: readString(env, "GATEWAY_CONSUMER", "gateway"),
     ackWaitMs: readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000),
     maxDeliver: readInt(env, "GATEWAY_MAX_DELIVER", 100, 1),
@@ -107,6 +119,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     logLevel: readString(env, "LOG_LEVEL", "info"),
     maxMessageBytes: readInt(env, "GRPC_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES, 1024, 64 * 1024 * 1024),
     serviceKeys: readServiceKeySettings(env, path.join(defaultDataDir, "dev-keys")),
+    observability: readObservabilitySettings(env, "gateway"),
     provider: {
       latencyMs: readInt(env, "PROVIDER_LATENCY_MS", 50, 0),
       latencyJitterMs: readInt(env, "PROVIDER_LATENCY_JITTER_MS", 0, 0),

@@ -1,4 +1,6 @@
 import { startGrpcServer } from "@payments/common/grpc/server";
+import { startHealthChecks, type DependencyCheck } from "@payments/common/healthChecks";
+import { refreshPeriodically } from "@payments/common/metrics";
 import { ensurePaymentStream, paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
 import type { ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import type { Logger } from "pino";
@@ -7,6 +9,7 @@ import { handlePaymentCreated } from "./handlers/paymentCreated.handler.js";
 import { startHandOverReconciler, type RunningReconciler } from "./messaging/handOverReconciler.js";
 import { ensureGatewayConsumer, startConsumer } from "./messaging/payment2.consumer.js";
 import type { PaymentProvider } from "./provider/paymentProvider.js";
+import { consumerLag } from "./metrics.js";
 
 /** Everything the gateway runs on; the caller owns (and closes) the connections. */
 export interface GatewayDeps {
@@ -15,6 +18,8 @@ export interface GatewayDeps {
   provider: PaymentProvider;
   config: GatewayConfig;
   log: Logger;
+  /** Dependencies (NATS, Processing) whose loss turns the health endpoint NOT_SERVING; none by default. */
+  healthChecks?: DependencyCheck[];
 }
 
 /** A started gateway. */
@@ -37,7 +42,7 @@ export interface RunningGateway {
  */
 export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
   const { nc, processing, provider, config, log } = deps;
-  const jsm = await ensurePaymentStream(nc, config.stream, { duplicateWindowMs: config.duplicateWindowMs });
+  const jsm = await ensurePaymentStream(nc, config.stream, { duplicateWindowMs: config.duplicateWindowMs, replicas: config.streamReplicas });
   const consumerSettings = {
     stream: config.stream,
     consumerName: config.consumerName,
@@ -45,6 +50,7 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
     ackWaitMs: config.ackWaitMs,
     maxDeliver: config.maxDeliver,
     concurrency: config.concurrency,
+    replicas: config.streamReplicas,
   };
   await ensureGatewayConsumer(jsm, consumerSettings);
 
@@ -67,6 +73,17 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
     },
     log.child({ component: "reconciler" }),
   );
+  const healthChecks = startHealthChecks(deps.healthChecks ?? [], config.observability.health, (serving) => grpc.setServing(serving), log);
+  const lagLabels = { stream: config.stream, consumer: config.consumerName };
+  const lag = refreshPeriodically(
+    "gateway",
+    config.observability.metricsRefreshMs,
+    async () => {
+      const info = await jsm.consumers.info(config.stream, config.consumerName);
+      consumerLag.set(lagLabels, info.num_pending + info.num_ack_pending);
+    },
+    log,
+  );
   log.info(
     { stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency, reconcileIntervalMs: config.reconcileIntervalMs, staleAfterMs: config.staleAfterMs },
     "gateway consuming",
@@ -77,6 +94,7 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
     reconciler,
     async stop() {
       // Probes see NOT_SERVING while the in-flight payments finish.
+      await Promise.all([healthChecks.stop(), lag.stop()]);
       grpc.health.setStatus("", "NOT_SERVING");
       await Promise.all([reconciler.stop(), consumer.stop(config.shutdownGraceMs, config.settleDeadlineMs)]);
       await grpc.stop(1_000);

@@ -1,6 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { createServiceTokenSigner, loadServiceSigningKey, serviceTokenInterceptor } from "@payments/common/auth/serviceTokens";
+import { internalChannelOptions } from "@payments/common/internalTransport";
 import { createLogger } from "@payments/common/logger";
+import { grpcDependencyCheck, natsCheck } from "@payments/common/healthChecks";
+import { startMetricsServer } from "@payments/common/metrics";
+import { startTracing } from "@payments/common/tracing";
 import { connectNats } from "@payments/common/nats";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
 import { ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
@@ -13,13 +17,18 @@ const log = createLogger("gateway");
 try {
   const config = loadConfig();
   log.level = config.logLevel;
+  const tracing = startTracing(config.observability.tracing);
+  const metrics = await startMetricsServer({ host: config.host, port: config.observability.metricsPort, log });
   const nc = await connectNats(config.natsUrl, "gateway", log);
   const signer = createServiceTokenSigner(await loadServiceSigningKey("gateway", config.serviceKeys));
   await signer.token(); // a key that cannot sign stops the start, not the first Settle
   // Every call to Processing carries the gateway's service token.
-  const processing = new ProcessingServiceClient(config.processingAddr, grpc.credentials.createInsecure(), {
-    interceptors: [serviceTokenInterceptor(signer)],
-  });
+  // A dns:/// address spreads the calls over every Processing replica (round_robin).
+  const processing = new ProcessingServiceClient(
+    config.processingAddr,
+    grpc.credentials.createInsecure(),
+    internalChannelOptions(config.processingAddr, { interceptors: [serviceTokenInterceptor(signer)] }),
+  );
   const stubOptions = {
     latencyMs: config.provider.latencyMs,
     latencyJitterMs: config.provider.latencyJitterMs,
@@ -30,7 +39,9 @@ try {
   const provider = config.provider.databaseUrl
     ? await PgStubPaymentProvider.open({ ...stubOptions, databaseUrl: config.provider.databaseUrl, poolMax: config.concurrency + 2 })
     : new StubPaymentProvider(stubOptions);
-  const gateway = await startGateway({ nc, processing, provider, config, log });
+  // NOT_SERVING while NATS or Processing is unreachable: no payment can be carried out then.
+  const healthChecks = [natsCheck(nc), grpcDependencyCheck("processing", config.processingAddr, config.observability.health.timeoutMs)];
+  const gateway = await startGateway({ nc, processing, provider, config, log, healthChecks });
   exitOnSignals(
     log,
     async () => {
@@ -39,6 +50,8 @@ try {
       await nc.drain();
       processing.close();
       if (provider instanceof PgStubPaymentProvider) await provider.close();
+      await metrics?.close();
+      await tracing.shutdown();
     },
     config.shutdownGraceMs + config.settleDeadlineMs + 5_000,
   );

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { readDuplicateWindowMs } from "@payments/common/nats";
+import { readDuplicateWindowMs, readStreamReplicas } from "@payments/common/nats";
 import {
   ConfigError,
   isProduction,
@@ -11,7 +11,9 @@ import {
   type Env,
 } from "@payments/common/config";
 import { defaultDataDir } from "@payments/common/paths";
+import { readObservabilitySettings, type ObservabilitySettings } from "@payments/common/observability";
 import { readServiceKeySettings, type ServiceKeySettings } from "@payments/common/auth/serviceTokens";
+import { readInternalAllowInsecure } from "@payments/common/internalTransport";
 
 /** Signature algorithms a token may use; symmetric and unsecured ones are never accepted. */
 export const SUPPORTED_JWT_ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"] as const;
@@ -53,6 +55,10 @@ export interface PaymentConfig {
   tls?: { certFile: string; keyFile: string };
   /** How this service signs its calls to Processing. */
   serviceKeys: ServiceKeySettings;
+  /** METRICS_PORT, METRICS_REFRESH_MS, HEALTH_CHECK_*, OTEL_*: see README, Observability. */
+  observability: ObservabilitySettings;
+  /** PAYMENT_STREAM_REPLICAS: copies of the stream in a NATS cluster (1 on a single server). */
+  streamReplicas: number;
 }
 
 /**
@@ -91,6 +97,8 @@ export function loadConfig(env: Env = process.env): PaymentConfig {
   // TLS usually ends at the ingress in front of us; production has to say so explicitly.
   if (production && !certFile && !readBool(env, "PAYMENT_ALLOW_INSECURE", false))
     throw new ConfigError("production needs PAYMENT_TLS_CERT_FILE and PAYMENT_TLS_KEY_FILE, or PAYMENT_ALLOW_INSECURE=true when TLS ends at the ingress");
+  // The channel to Processing is plaintext; production must say the network protects it.
+  readInternalAllowInsecure(env);
 
   return {
     host: readString(env, "GRPC_HOST", "0.0.0.0"),
@@ -98,6 +106,8 @@ export function loadConfig(env: Env = process.env): PaymentConfig {
     maxMessageBytes: readInt(env, "GRPC_MAX_MESSAGE_BYTES", PUBLIC_MAX_MESSAGE_BYTES, 1024, 64 * 1024 * 1024),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     serviceKeys: readServiceKeySettings(env, path.join(defaultDataDir, "dev-keys")),
+    observability: readObservabilitySettings(env, "payment"),
+    streamReplicas: readStreamReplicas(env),
     processingAddr: readString(env, "PROCESSING_ADDR", "127.0.0.1:50052"),
     processingDeadlineMs: readInt(env, "PROCESSING_DEADLINE_MS", 3000, 1, 600_000),
     natsUrl: readString(env, "NATS_URL", "nats://127.0.0.1:4222"),

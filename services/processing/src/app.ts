@@ -4,11 +4,14 @@ import { descriptorSetPath } from "@payments/contracts/protoFiles";
 import { startGrpcServer, type RunningGrpcServer } from "@payments/common/grpc/server";
 import { createServiceTokenVerifier, loadDevTrustedKeys, parseTrustedKeys } from "@payments/common/auth/serviceTokens";
 import { serviceAuthInterceptor } from "@payments/common/grpc/serviceAuth";
+import { startHealthChecks } from "@payments/common/healthChecks";
+import { refreshPeriodically } from "@payments/common/metrics";
 import { processingAccessPolicy, processingCallers } from "./accessPolicy.js";
 import type { ProcessingConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { openProviderAccounts, seedDemoUsers } from "./db/seed.js";
 import { createProcessingService } from "./server.js";
+import { refreshProcessingGauges } from "./metrics.js";
 
 /** A running processing service: its database, its server, and how to stop both. */
 export interface ProcessingApp {
@@ -36,10 +39,24 @@ export async function startProcessing(config: ProcessingConfig, log: Logger): Pr
     interceptors: [serviceAuthInterceptor(createServiceTokenVerifier(trusted), processingAccessPolicy, log)],
     log,
   });
+  // NOT_SERVING while PostgreSQL does not answer: every call would fail.
+  const healthChecks = startHealthChecks(
+    [{ name: "postgresql", check: async () => void (await orm.em.getConnection().execute("select 1")) }],
+    config.observability.health,
+    (serving) => grpc.setServing(serving),
+    log,
+  );
+  const gauges = refreshPeriodically(
+    "processing",
+    config.observability.metricsRefreshMs,
+    () => refreshProcessingGauges(orm, config.metricsStaleAfterMs),
+    log,
+  );
   return {
     orm,
     grpc,
     async stop() {
+      await Promise.all([healthChecks.stop(), gauges.stop()]);
       await grpc.stop();
       await orm.close();
     },

@@ -1,4 +1,6 @@
 import { createLogger } from "@payments/common/logger";
+import { startMetricsServer } from "@payments/common/metrics";
+import { startTracing } from "@payments/common/tracing";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
 import { loadConfig } from "./config.js";
 import { startProcessing } from "./app.js";
@@ -7,8 +9,14 @@ const log = createLogger("processing");
 try {
   const config = loadConfig();
   log.level = config.logLevel;
+  const tracing = startTracing(config.observability.tracing);
+  const metrics = await startMetricsServer({ host: config.host, port: config.observability.metricsPort, log });
   const app = await startProcessing(config, log);
-  exitOnSignals(log, () => app.stop());
+  exitOnSignals(log, async () => {
+    await app.stop();
+    await metrics?.close();
+    await tracing.shutdown();
+  });
 } catch (err) {
   exitOnStartFailure(log)(err);
 }

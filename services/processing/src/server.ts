@@ -10,6 +10,7 @@ import { holdPayment } from "./money/holdPayment.js";
 import { settlePayment } from "./money/settlePayment.js";
 import { crashPoint } from "@payments/common/crashPoints";
 import { getAccounts, getPayment, listPayments } from "./queries.js";
+import { recordSettled } from "./metrics.js";
 import { claimStalePayments, flagForReview, listPaymentsUnderReview } from "./recovery.js";
 import { toBalance, toPaymentMessage, toPaymentRecord } from "./handlers/protoMapping.js";
 import { requireUserId, toClaimStale, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
@@ -37,6 +38,7 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
       const command = toSettleCommand(request);
       const result = await settlePayment(em(), command);
       crashPoint("processing.after-settle-commit");
+      if (!result.replayed) recordSettled(result.payment, command.outcome);
       log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { injectTraceContext } from "../tracing.js";
 
 /** Default deadline of an internal call; every outgoing call has one. */
 export const DEFAULT_DEADLINE_MS = 5_000;
@@ -15,8 +16,9 @@ type UnaryMethod<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 /**
- * Calls a generated grpc-js client method as a promise, always with a deadline.
- * Rejections are grpc-js ServiceErrors carrying the remote status.
+ * Calls a generated grpc-js client method as a promise, always with a deadline, carrying the
+ * active trace context as W3C `traceparent` metadata. Rejections are grpc-js ServiceErrors
+ * carrying the remote status.
  */
 export function callUnary<Req, Res>(
   method: UnaryMethod<Req, Res>,
@@ -24,7 +26,8 @@ export function callUnary<Req, Res>(
   options: { deadlineMs?: number; metadata?: grpc.Metadata } = {},
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method(request, options.metadata ?? new grpc.Metadata(), { deadline: deadlineIn(options.deadlineMs ?? DEFAULT_DEADLINE_MS) }, (err, response) =>
+    const metadata = injectTraceContext(options.metadata?.clone() ?? new grpc.Metadata(), (m, key, value) => m.set(key, value));
+    method(request, metadata, { deadline: deadlineIn(options.deadlineMs ?? DEFAULT_DEADLINE_MS) }, (err, response) =>
       err ? reject(err) : resolve(response),
     );
   });

@@ -1,6 +1,9 @@
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
+import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { extractTraceContext, SpanKind, startSpan } from "../tracing.js";
 import { toStatus } from "./errors.js";
+import { splitMethodPath } from "./observability.js";
 
 /**
  * Adapts an async function to a grpc-js unary handler: the callback is called exactly
@@ -12,10 +15,15 @@ export function unary<Req, Res>(
   handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    handler(call.request, call).then(
-      (response) => callback(null, response),
+    const span = serverSpan(call);
+    context.with(trace.setSpan(context.active(), span), () => handler(call.request, call)).then(
+      (response) => {
+        endServerSpan(span, grpc.status.OK);
+        callback(null, response);
+      },
       (err: unknown) => {
-        const status = toStatus(err, log.child({ method }));
+        const status = context.with(trace.setSpan(context.active(), span), () => toStatus(err, log.child({ method })));
+        endServerSpan(span, status.code, status.details);
         callback({ code: status.code, details: status.details });
       },
     );
@@ -32,14 +40,53 @@ export function serverStream<Req, Res>(
   handler: (request: Req, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    handler(call.request, call).then(
-      () => call.end(),
+    const span = serverSpan(call);
+    context.with(trace.setSpan(context.active(), span), () => handler(call.request, call)).then(
+      () => {
+        endServerSpan(span, grpc.status.OK);
+        call.end();
+      },
       (err: unknown) => {
-        const status = toStatus(err, log.child({ method }));
+        const status = context.with(trace.setSpan(context.active(), span), () => toStatus(err, log.child({ method })));
+        endServerSpan(span, status.code, status.details);
         // grpc-js sends the status of an emitted "error" and ends the call; destroy() would
         // end the stream without sending any status, leaving the client waiting.
         call.emit("error", Object.assign(new Error(status.details), { code: status.code, details: status.details }));
       },
     );
   };
+}
+
+/**
+ * The server span of a call, child of the caller's span when its metadata carries a W3C
+ * `traceparent`; the handler runs with it active, so its log lines carry the trace id.
+ */
+function serverSpan(call: { metadata: grpc.Metadata; getPath(): string }): Span {
+  const path = call.getPath();
+  const { service, method } = splitMethodPath(path);
+  const parent = extractTraceContext(call.metadata, (metadata, key) => {
+    const [value] = metadata.get(key);
+    return typeof value === "string" ? value : undefined;
+  });
+  return startSpan(
+    path.replace(/^\//, ""),
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method } },
+    parent,
+  );
+}
+
+/** Statuses that are the server's failure rather than the caller's (OpenTelemetry's gRPC conventions). */
+const SERVER_ERROR_CODES = new Set([
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
+function endServerSpan(span: Span, code: grpc.status, details?: string): void {
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: details });
+  span.end();
 }

@@ -6,6 +6,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
+import { rpcMetricsInterceptor } from "./observability.js";
 
 /** Largest request a server accepts unless configured otherwise. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -41,6 +42,11 @@ export interface RunningGrpcServer {
   server: grpc.Server;
   port: number;
   health: HealthImplementation;
+  /**
+   * Reports SERVING or NOT_SERVING for the whole server and each of its services (the
+   * dependency checks call it); ignored once stop() has begun.
+   */
+  setServing(serving: boolean): void;
   /** Reports NOT_SERVING, lets in-flight calls finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -53,7 +59,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     "grpc.keepalive_permit_without_calls": 1,
-    interceptors: [...(options.interceptors ?? []), refuseUndecodableRequests],
+    // First, so it also counts the statuses the other interceptors answer with.
+    interceptors: [rpcMetricsInterceptor, ...(options.interceptors ?? []), refuseUndecodableRequests],
   });
   for (const service of options.services) server.addService(withTolerantDecoding(service.definition), service.implementation);
 
@@ -72,6 +79,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   );
   options.log.info({ port, services: options.services.map((s) => s.name) }, "gRPC server listening");
 
+  let stopping = false;
   const setAll = (status: "SERVING" | "NOT_SERVING") => {
     health.setStatus("", status);
     for (const service of options.services) health.setStatus(service.name, status);
@@ -81,7 +89,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     server,
     port,
     health,
+    setServing(serving) {
+      if (!stopping) setAll(serving ? "SERVING" : "NOT_SERVING");
+    },
     async stop(graceMs = 10_000) {
+      stopping = true;
       setAll("NOT_SERVING");
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { crashPoint } from "@payments/common/crashPoints";
 import { callUnary } from "@payments/common/grpc/client";
 import { isRemoteStatusError, isTransient } from "@payments/common/grpc/errors";
+import { SpanKind, withSpan } from "@payments/common/tracing";
 import {
   SettleOutcome,
   type ProcessingServiceClient,
@@ -11,6 +13,7 @@ import {
 } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import { backoffDelayMs } from "../domain/backoff.js";
+import { providerCalls } from "../metrics.js";
 import type { Delivery } from "../messaging/delivery.js";
 import { decodePaymentCreated, UndecodableMessageError, type PaymentToCharge } from "../messaging/paymentCreated.decoder.js";
 import { ProviderUnavailableError, type ChargeResult, type ChargeStatus, type PaymentProvider } from "../provider/paymentProvider.js";
@@ -76,6 +79,7 @@ export async function handlePaymentCreated(delivery: Delivery, deps: PivotDeps):
     return;
   }
   const log = deps.log.child({ paymentId: payment.paymentId });
+  trace.getActiveSpan()?.setAttribute("payment.id", payment.paymentId);
   log.debug({ deliveryCount: delivery.deliveryCount }, "handling PaymentCreated");
 
   const now = deps.now?.() ?? Date.now();
@@ -93,14 +97,16 @@ export async function handlePaymentCreated(delivery: Delivery, deps: PivotDeps):
 /** Charges the provider, or asks it what happened; undefined when the message was handed back for later. */
 async function decide(payment: PaymentToCharge, delivery: Delivery, deps: PivotDeps, log: Logger): Promise<Decision | undefined> {
   try {
-    const result = await deps.provider.charge({
-      paymentId: payment.paymentId,
-      idempotencyKey: payment.paymentId,
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      serviceId: payment.serviceId,
-      details: payment.details,
-    });
+    const result = await providerCall("charge", payment.paymentId, () =>
+      deps.provider.charge({
+        paymentId: payment.paymentId,
+        idempotencyKey: payment.paymentId,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        serviceId: payment.serviceId,
+        details: payment.details,
+      }),
+    );
     return decisionFor(payment.paymentId, result);
   } catch (err) {
     // Whatever went wrong, whether money moved is unknown: only the same key may be retried.
@@ -148,7 +154,7 @@ async function decideByStatus(
 ): Promise<Decision | undefined> {
   let unknown: string;
   try {
-    const status = await deps.provider.status(payment.paymentId);
+    const status = await providerCall("status", payment.paymentId, () => deps.provider.status(payment.paymentId));
     switch (status.outcome) {
       case "NOT_FOUND":
         log.warn({ deliveryCount: delivery.deliveryCount, rejectReason: RejectReason[notCharged.rejectReason] }, "provider confirms no charge was made; rejecting the payment");
@@ -179,6 +185,21 @@ function decisionFor(paymentId: string, result: ChargeResult): SettleDecision {
 
 function settleRequest(paymentId: string, outcome: SettleOutcome, rejectReason: RejectReason, rejectMessage: string): SettleRequest {
   return { paymentId, idempotencyKey: settleKey(paymentId), outcome, rejectReason, rejectMessage, requireUnderReview: false, note: "" };
+}
+
+/** Calls the provider in a CLIENT span, counting the call by its result. */
+async function providerCall<R extends { outcome: string }>(call: "charge" | "status", paymentId: string, fn: () => Promise<R>): Promise<R> {
+  return withSpan(`provider ${call}`, { kind: SpanKind.CLIENT, attributes: { "payment.id": paymentId } }, async (span) => {
+    try {
+      const result = await fn();
+      span.setAttribute("provider.outcome", result.outcome);
+      providerCalls.inc({ call, result: result.outcome });
+      return result;
+    } catch (err) {
+      providerCalls.inc({ call, result: "error" });
+      throw err;
+    }
+  });
 }
 
 /** One key per payment: however often the message is redelivered, Processing settles it once. */

@@ -21,6 +21,8 @@ export interface Delivery {
   term(): void;
   /** Resets the server's ack timer while a slow step runs. */
   working(): void;
+  /** A header of the message (e.g. the W3C `traceparent`); undefined when absent. */
+  header?(name: string): string | undefined;
 }
 
 /** Wraps a JetStream message so that it is answered at most once. */
@@ -44,5 +46,6 @@ export function deliveryOf(msg: JsMsg): Delivery {
     working: () => {
       if (!answered) msg.working();
     },
+    header: (name) => (msg.headers?.has(name) ? msg.headers.get(name) : undefined),
   };
 }

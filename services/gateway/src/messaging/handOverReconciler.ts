@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { callUnary } from "@payments/common/grpc/client";
 import { paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
+import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import type { PaymentRecord, ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 
@@ -55,7 +57,17 @@ export function startHandOverReconciler(
       amount: payment.amount,
       createTime: payment.createTime,
     };
-    const ack = await js.publish(subject, PaymentCreated.encode(event).finish(), { msgID: payment.id, timeout: settings.deadlineMs });
+    // A new trace: the original one is not stored with the payment. The gateway's work joins this one.
+    const ack = await withSpan(
+      `${subject} publish`,
+      { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": payment.id, "payment.republished": true } },
+      () =>
+        js.publish(subject, PaymentCreated.encode(event).finish(), {
+          msgID: payment.id,
+          timeout: settings.deadlineMs,
+          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value)),
+        }),
+    );
     log.warn({ paymentId: payment.id, createTime: payment.createTime, duplicate: ack.duplicate }, ack.duplicate ? "stale payment: original hand-over still in the stream" : "stale payment handed over again");
   };
 

@@ -9,8 +9,10 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@payments/common/nats";
+import { extractTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import type { Logger } from "pino";
 import { deliveryOf, type Delivery } from "./delivery.js";
+import { redeliveries } from "../metrics.js";
 
 /** The durable consumer all gateway replicas share. */
 export interface GatewayConsumerSettings {
@@ -21,6 +23,8 @@ export interface GatewayConsumerSettings {
   maxDeliver: number;
   /** Messages one replica handles at the same time. */
   concurrency: number;
+  /** Copies of the consumer's state in a NATS cluster (the stream's replicas); default 1. */
+  replicas?: number;
 }
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -46,6 +50,8 @@ export async function ensureGatewayConsumer(jsm: JetStreamManager, settings: Gat
     await jsm.consumers.add(settings.stream, {
       ...mutable,
       durable_name: settings.consumerName,
+      // Replicated like the stream, so deliveries and acks survive the loss of a node.
+      num_replicas: settings.replicas ?? 1,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
     });
@@ -102,7 +108,8 @@ export async function startConsumer(
             delivery.nak();
             continue;
           }
-          const task = handle(delivery, abort.signal).catch((err: unknown) => {
+          if (delivery.deliveryCount > 1) redeliveries.inc();
+          const task = consumeInSpan(settings.filterSubject, delivery, () => handle(delivery, abort.signal)).catch((err: unknown) => {
             log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
             delivery.nak(1_000);
           });
@@ -133,4 +140,21 @@ export async function startConsumer(
       await Promise.race([Promise.all([loop, ...inFlight.keys()]), sleep(settleMs)]);
     },
   };
+}
+
+/**
+ * Runs the handling of one delivery in a CONSUMER span, child of the publisher's span when
+ * the message headers carry a `traceparent`: the gateway's work joins the payment's trace.
+ */
+function consumeInSpan(subject: string, delivery: Delivery, handle: () => Promise<void>): Promise<void> {
+  const parent = extractTraceContext(delivery, (d, key) => d.header?.(key));
+  return withSpan(
+    `${subject} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent,
+      attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "messaging.nats.delivery_count": delivery.deliveryCount, "messaging.nats.stream_sequence": delivery.streamSequence },
+    },
+    handle,
+  );
 }

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { callUnary } from "@payments/common/grpc/client";
+import { internalChannelOptions } from "@payments/common/internalTransport";
 import { serviceTokenInterceptor, type ServiceTokenSigner } from "@payments/common/auth/serviceTokens";
 import {
   ProcessingServiceClient,
@@ -32,11 +33,16 @@ export interface ProcessingApi {
  * and this service's token from `signer` (Processing refuses calls without one).
  */
 export function createProcessingClient(address: string, deadlineMs: number, signer?: ServiceTokenSigner): ProcessingApi {
-  const client = new ProcessingServiceClient(address, grpc.credentials.createInsecure(), {
-    // Reconnect quickly after a Processing restart instead of backing off for long.
-    "grpc.max_reconnect_backoff_ms": 2000,
-    interceptors: signer ? [serviceTokenInterceptor(signer)] : [],
-  });
+  // A dns:/// address (dns:///processing:50052) spreads the calls over every replica (round_robin).
+  const client = new ProcessingServiceClient(
+    address,
+    grpc.credentials.createInsecure(),
+    internalChannelOptions(address, {
+      // Reconnect quickly after a Processing restart instead of backing off for long.
+      "grpc.max_reconnect_backoff_ms": 2000,
+      interceptors: signer ? [serviceTokenInterceptor(signer)] : [],
+    }),
+  );
   const options = { deadlineMs };
   return {
     hold: (request) => callUnary(client.hold.bind(client), request, options),

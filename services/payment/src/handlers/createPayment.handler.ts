@@ -1,9 +1,11 @@
+import { trace } from "@opentelemetry/api";
 import { crashPoint, crashPointAfterFlush } from "@payments/common/crashPoints";
 import type { CreatePaymentRequest, CreatePaymentResponse } from "@payments/contracts/gen/payments/v1/payment_service";
 import { PaymentStatus } from "@payments/contracts/gen/payments/v1/payment";
 import type { Caller } from "../auth/tokenVerifier.js";
 import { validateCreatePayment } from "../domain/createPayment.validation.js";
 import type { PaymentServiceDeps } from "./deps.js";
+import { paymentsCreated } from "../metrics.js";
 
 /**
  * Validates, holds the money through Processing, and answers with the CREATED payment.
@@ -16,6 +18,8 @@ export async function createPayment(deps: PaymentServiceDeps, caller: Caller, re
   const held = await deps.processing.hold({ userId: caller.userId, ...valid });
   const payment = held.payment;
   if (!payment) throw new Error("Processing.Hold answered without a payment");
+  trace.getActiveSpan()?.setAttribute("payment.id", payment.id);
+  if (!held.replayed) paymentsCreated.inc({ service_id: payment.serviceId, currency: payment.amount?.currencyCode ?? valid.amount.currencyCode });
   deps.log.info({ paymentId: payment.id, userId: caller.userId, replayed: held.replayed, status: payment.status }, "payment held");
   crashPoint("payment.after-hold");
 

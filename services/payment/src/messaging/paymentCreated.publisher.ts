@@ -1,4 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import type { NatsConnection } from "@payments/common/nats";
 import { paymentCreatedSubject } from "@payments/common/nats";
 import type { Logger } from "@payments/common/logger";
@@ -16,6 +18,8 @@ export interface PaymentCreatedPublisher {
 /**
  * Publishes PaymentCreated, proto-encoded, to `<stream>.created` with the payment id as the
  * message id: the stream drops a re-publish of the same payment inside its duplicate window.
+ * The message headers carry the trace context (W3C traceparent), so the gateway's work joins
+ * the payment's trace.
  */
 export function createJetStreamPublisher(
   nc: NatsConnection,
@@ -27,11 +31,15 @@ export function createJetStreamPublisher(
   const subject = paymentCreatedSubject(stream);
   return {
     async publish(event) {
-      const ack = await js.publish(subject, PaymentCreated.encode(event).finish(), {
-        msgID: event.paymentId,
-        timeout: options.ackTimeoutMs ?? 5000,
+      await withSpan(`${subject} publish`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": event.paymentId } }, async (span) => {
+        const ack = await js.publish(subject, PaymentCreated.encode(event).finish(), {
+          msgID: event.paymentId,
+          timeout: options.ackTimeoutMs ?? 5000,
+          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value)),
+        });
+        span.setAttribute("payment.duplicate", ack.duplicate);
+        log.debug({ paymentId: event.paymentId, seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
       });
-      log.debug({ paymentId: event.paymentId, seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
     },
   };
 }

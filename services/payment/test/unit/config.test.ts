@@ -17,6 +17,7 @@ describe("payment config", () => {
     JWT_JWKS_URL: "https://id.example/jwks.json",
     SERVICE_TOKEN_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----",
     PAYMENT_ALLOW_INSECURE: "true",
+    INTERNAL_ALLOW_INSECURE: "true",
   };
 
   it("refuses to start in production without a JWKS URL or public key", () => {
@@ -33,6 +34,18 @@ describe("payment config", () => {
     const tls = loadConfig({ ...production, PAYMENT_ALLOW_INSECURE: "", PAYMENT_TLS_CERT_FILE: "/c.pem", PAYMENT_TLS_KEY_FILE: "/k.pem" });
     expect(tls.tls).to.deep.equal({ certFile: "/c.pem", keyFile: "/k.pem" });
     expect(() => loadConfig({ PAYMENT_TLS_CERT_FILE: "/c.pem" })).to.throw(ConfigError, /both/);
+  });
+
+  it("refuses the plaintext channel to Processing in production unless INTERNAL_ALLOW_INSECURE says the network protects it", () => {
+    expect(() => loadConfig({ ...production, INTERNAL_ALLOW_INSECURE: "" })).to.throw(ConfigError, /INTERNAL_ALLOW_INSECURE/);
+    expect(() => loadConfig({ ...production, INTERNAL_ALLOW_INSECURE: "false" })).to.throw(ConfigError, /INTERNAL_ALLOW_INSECURE/);
+    expect(loadConfig({}).processingAddr).to.equal("127.0.0.1:50052");
+  });
+
+  it("reads the stream's replicas for a NATS cluster", () => {
+    expect(loadConfig({}).streamReplicas).to.equal(1);
+    expect(loadConfig({ PAYMENT_STREAM_REPLICAS: "3" }).streamReplicas).to.equal(3);
+    expect(() => loadConfig({ PAYMENT_STREAM_REPLICAS: "0" })).to.throw(ConfigError, /PAYMENT_STREAM_REPLICAS/);
   });
 
   it("takes a smaller message limit on the public port by default", () => {

@@ -1,0 +1,167 @@
+import {
+  context,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+} from "@opentelemetry/api";
+import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
+import { ConfigError, readOptionalString, readString, type Env } from "./config.js";
+
+export { SpanKind };
+
+/** Where finished spans go (OTEL_TRACES_EXPORTER). */
+export type TracesExporter = "none" | "console" | "otlp";
+
+/** The tracing settings, read with {@link readTracingSettings}. */
+export interface TracingSettings {
+  /** OTEL_SERVICE_NAME, defaulting to the service's own name. */
+  serviceName: string;
+  /** OTEL_TRACES_EXPORTER: none (default), console (one JSON line per span on stdout) or otlp. */
+  exporter: TracesExporter;
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces; unset = the exporter's default (localhost:4318). */
+  otlpEndpoint?: string;
+}
+
+/** Reads the standard OTEL_* variables this project supports. */
+export function readTracingSettings(env: Env, service: string): TracingSettings {
+  const exporter = readString(env, "OTEL_TRACES_EXPORTER", "none").trim().toLowerCase();
+  if (exporter !== "none" && exporter !== "console" && exporter !== "otlp")
+    throw new ConfigError(`OTEL_TRACES_EXPORTER must be none, console or otlp, got "${exporter}"`);
+  const tracesEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const baseEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  return {
+    serviceName: readString(env, "OTEL_SERVICE_NAME", service),
+    exporter,
+    otlpEndpoint: tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, "")}/v1/traces` : undefined),
+  };
+}
+
+/** The registered tracer provider; flushes the spans still buffered on shutdown. */
+export interface RunningTracing {
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Registers the global tracer provider, the W3C trace-context propagator and the
+ * AsyncLocalStorage context manager. With the exporter "none" spans are still created (and
+ * their ids propagated and logged), just not exported.
+ */
+export function startTracing(settings: TracingSettings): RunningTracing {
+  const spanProcessors: SpanProcessor[] = [];
+  if (settings.exporter === "console") spanProcessors.push(new SimpleSpanProcessor(new JsonLineSpanExporter()));
+  if (settings.exporter === "otlp") spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpEndpoint })));
+  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": settings.serviceName }), spanProcessors });
+  provider.register();
+  return { shutdown: () => provider.shutdown() };
+}
+
+/** The line a span is printed as by the console exporter; see {@link JsonLineSpanExporter}. */
+export interface SpanLine {
+  otelSpan: {
+    traceId: string;
+    spanId: string;
+    parentSpanId?: string;
+    name: string;
+    kind: string;
+    service: string;
+    startTimeMs: number;
+    durationMs: number;
+    status: string;
+    attributes: Attributes;
+  };
+}
+
+/**
+ * The "console" exporter: one JSON object per finished span on stdout, beside the logs,
+ * so a log pipeline (and the tests) can read them line by line.
+ */
+class JsonLineSpanExporter implements SpanExporter {
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    for (const span of spans) {
+      const line: SpanLine = {
+        otelSpan: {
+          traceId: span.spanContext().traceId,
+          spanId: span.spanContext().spanId,
+          parentSpanId: span.parentSpanContext?.spanId,
+          name: span.name,
+          kind: SpanKind[span.kind],
+          service: String(span.resource.attributes["service.name"] ?? ""),
+          startTimeMs: span.startTime[0] * 1e3 + span.startTime[1] / 1e6,
+          durationMs: span.duration[0] * 1e3 + span.duration[1] / 1e6,
+          status: SpanStatusCode[span.status.code],
+          attributes: span.attributes,
+        },
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+    done({ code: ExportResultCode.SUCCESS });
+  }
+
+  async shutdown(): Promise<void> {}
+}
+
+const tracer = () => trace.getTracer("payments");
+
+/**
+ * Runs `fn` inside a new span (child of the active one, or of `parent`), ending it when `fn`
+ * settles; a thrown error marks the span as failed and is rethrown.
+ */
+export async function withSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; parent?: Context },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, options.parent ?? context.active(), async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Starts a span that the caller ends; use {@link withSpan} when the work is one function. */
+export function startSpan(name: string, options: { kind?: SpanKind; attributes?: Attributes }, parent: Context = context.active()): Span {
+  return tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parent);
+}
+
+/** Writes the active trace context (traceparent, tracestate) into a carrier through `set`. */
+export function injectTraceContext<C>(carrier: C, set: (carrier: C, key: string, value: string) => void, ctx: Context = context.active()): C {
+  const setter: TextMapSetter<C> = { set };
+  propagation.inject(ctx, carrier, setter);
+  return carrier;
+}
+
+/** Reads a trace context from a carrier through `get`; the active context when there is none. */
+export function extractTraceContext<C>(carrier: C, get: (carrier: C, key: string) => string | undefined): Context {
+  const getter: TextMapGetter<C> = { get, keys: () => [] };
+  return propagation.extract(context.active(), carrier, getter);
+}
+
+/** The trace and span id of the active span, for log lines; undefined outside a trace. */
+export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
+  const span = trace.getActiveSpan();
+  if (!span) return undefined;
+  const { traceId, spanId } = span.spanContext();
+  return trace.isSpanContextValid(span.spanContext()) ? { traceId, spanId } : undefined;
+}
