@@ -5,6 +5,8 @@ import { providerAccountOwner } from "@payments/catalog/catalog";
 import { signDevToken } from "@payments/common/auth/devToken";
 import { repoRoot } from "@payments/common/paths";
 import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
+import { MikroORM } from "@mikro-orm/postgresql";
+import { createOrmConfig } from "@payments/processing/db/mikro-orm.config";
 import { runCeiling, type CeilingResult } from "./ceiling.js";
 import { renderChart } from "./chart.js";
 import { runClosedLoop, runOpenLoop, type LoadTarget } from "./load.js";
@@ -51,28 +53,28 @@ async function buildTarget(options: BenchOptions, system: SystemUnderTest): Prom
 }
 
 async function measureCeiling(options: BenchOptions, system: SystemUnderTest, probe: DatabaseProbe): Promise<CeilingResult> {
-  const connections: PgClient[] = [];
+  const orm = await MikroORM.init(createOrmConfig({ databaseUrl: system.databaseUrl, poolMax: options.dbPool }));
   try {
-    for (let i = 0; i < options.dbPool; i++) connections.push(await connectPg(system.databaseUrl, "bench-ceiling"));
     const pgBefore = snapshotCpu(await probe.postgresPids());
     const commitsBefore = await probe.commits();
-    const result = await runCeiling(connections, {
+    const result = await runCeiling(orm, {
       durationMs: options.ceilingDurationMs,
       payer: (n) => (options.hot ? HOT_USER : benchUser(n % options.users)),
       amountMinor: options.amountMinor,
       serviceId: SERVICE_ID,
-      providerOwner: providerAccountOwner(SERVICE_ID),
+      connections: options.dbPool,
     });
     const pgAfter = snapshotCpu(await probe.postgresPids());
     // A backend reports its commits when it exits (otherwise up to 10 s late): close first.
-    await Promise.all(connections.splice(0).map((c) => c.end()));
+    await orm.close(true);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const payments = Math.max(1, result.settled);
     result.commitsPerPayment = ((await probe.commits()) - commitsBefore) / payments;
     result.postgresCpuMsPerPayment = cpuDeltaMs(pgBefore, pgAfter) / payments;
     return result;
   } finally {
-    await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+    // Closing twice is harmless; this one covers a run that failed.
+    await orm.close(true).catch(() => undefined);
   }
 }
 

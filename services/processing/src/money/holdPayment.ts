@@ -4,7 +4,7 @@ import { providerAccountOwner } from "@payments/catalog/catalog";
 import { alreadyExists, failedPrecondition } from "@payments/common/grpc/errors";
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 import { holdFingerprint } from "../domain/paymentRules.js";
-import { namedQuery, query, toPayment } from "./sql.js";
+import { namedQuery, toPayment } from "./sql.js";
 
 /** A validated request to hold money for a new payment. */
 export interface HoldCommand {
@@ -23,39 +23,44 @@ export interface HoldResult {
   replayed: boolean;
 }
 
-/** The insert found no row to write: the key is taken, or an account is missing. */
-class NothingInsertedError extends Error {}
-
 /**
- * Persists the payment as CREATED and holds its amount, in one transaction of two
- * statements. The hold is a conditional update (`available >= amount`) on the payer's row,
- * so concurrent holds can never overdraw the account; if it fails nothing at all is written.
+ * Persists the payment as CREATED and holds its amount in one statement, so one round trip
+ * and one commit. The payer's row is locked first (`for update`; a concurrent hold waits,
+ * then sees the new held amount), the payment is inserted only if the available balance
+ * covers it, and the hold and its ledger entry are written only for a payment that was
+ * inserted. So either all of it happens or none of it: no overdraft under any concurrency,
+ * no hold without its payment, no second hold for a replayed key.
  */
 export async function holdPayment(em: EntityManager, command: HoldCommand): Promise<HoldResult> {
   const requestHash = holdFingerprint(command);
-  try {
-    const payment = await em.transactional((tx) => insertAndHold(tx, command, requestHash));
-    return { payment, replayed: false };
-  } catch (err) {
-    if (!(err instanceof NothingInsertedError)) throw err;
-    return explainNothingInserted(em, command, requestHash);
-  }
-}
-
-async function insertAndHold(tx: EntityManager, command: HoldCommand, requestHash: string): Promise<Payment> {
-  const amount = command.amountMinor.toString();
-  // One statement finds both accounts and inserts; a concurrent request with the same key
-  // waits here for this one, then inserts nothing.
-  const [row] = await namedQuery(
-    tx,
-    `insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
-                           service_id, details, amount_minor, currency, status, created_at, updated_at)
-     select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now()
-     from accounts payer, accounts payee
-     where payer.owner_id = :userId and payer.currency = :currency and payer.kind = 'USER'
-       and payee.owner_id = :provider and payee.currency = :currency and payee.kind = 'PROVIDER'
-     on conflict (user_id, idempotency_key) do nothing
-     returning *`,
+  const [row] = await namedQuery<Record<string, unknown> & { payer_found: boolean; covered: boolean; inserted: boolean }>(
+    em,
+    `with payer as (
+       select id, balance_minor - held_minor >= :amount as covered
+       from accounts where owner_id = :userId and currency = :currency and kind = 'USER'
+       for update),
+     payee as (
+       select id from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER'),
+     inserted as (
+       insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
+                             service_id, details, amount_minor, currency, status, created_at, updated_at)
+       select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now()
+       from payer, payee where payer.covered
+       on conflict (user_id, idempotency_key) do nothing
+       returning *),
+     held as (
+       update accounts set held_minor = held_minor + :amount, updated_at = now()
+       where id = (select payer_account_id from inserted)
+       returning id),
+     entry as (
+       insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
+       select payer_account_id, id, 'HOLD', :amount, :currency from inserted
+       returning id)
+     select inserted.*,
+            exists (select 1 from payer) as payer_found,
+            coalesce((select covered from payer), false) as covered,
+            inserted.id is not null and exists (select 1 from held) and exists (select 1 from entry) as inserted
+     from (select 1) as one left join inserted on true`,
     {
       id: uuidv7(),
       userId: command.userId,
@@ -63,38 +68,30 @@ async function insertAndHold(tx: EntityManager, command: HoldCommand, requestHas
       hash: requestHash,
       serviceId: command.serviceId,
       details: JSON.stringify(command.details),
-      amount,
+      amount: command.amountMinor.toString(),
       currency: command.currency,
       provider: providerAccountOwner(command.serviceId),
     },
   );
-  if (!row) throw new NothingInsertedError();
-  const payment = toPayment(tx, row);
-
-  const held = await namedQuery(
-    tx,
-    `with held as (
-       update accounts set held_minor = held_minor + :amount, updated_at = now()
-       where id = :payer and balance_minor - held_minor >= :amount
-       returning id)
-     insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
-     select id, :paymentId, 'HOLD', :amount, :currency from held
-     returning id`,
-    { amount, payer: payment.payerAccountId, paymentId: payment.id, currency: command.currency },
-  );
-  if (held.length === 0) throw failedPrecondition(`insufficient funds: the available ${command.currency} balance is less than the amount`);
-  return payment;
+  const { payer_found: payerFound, covered, inserted, ...paymentRow } = row!;
+  if (inserted) return { payment: toPayment(em, paymentRow), replayed: false };
+  return explainNothingInserted(em, command, requestHash, { payerFound, covered });
 }
 
 /** The rare path: a replay of the key, a reuse of it for another payment, or a missing account. */
-async function explainNothingInserted(em: EntityManager, command: HoldCommand, requestHash: string): Promise<HoldResult> {
+async function explainNothingInserted(
+  em: EntityManager,
+  command: HoldCommand,
+  requestHash: string,
+  found: { payerFound: boolean; covered: boolean },
+): Promise<HoldResult> {
   const existing = await em.fork().findOne(PaymentSchema, { userId: command.userId, idempotencyKey: command.idempotencyKey });
   if (existing) {
     if (existing.requestHash !== requestHash)
       throw alreadyExists("idempotency_key: already used for a different payment; use a new key for a new payment");
     return { payment: existing, replayed: true };
   }
-  const [payer] = await query(em, "select 1 from accounts where owner_id = ? and currency = ? and kind = 'USER'", [command.userId, command.currency]);
-  if (!payer) throw failedPrecondition(`you have no ${command.currency} account to pay from`);
+  if (!found.payerFound) throw failedPrecondition(`you have no ${command.currency} account to pay from`);
+  if (!found.covered) throw failedPrecondition(`insufficient funds: the available ${command.currency} balance is less than the amount`);
   throw failedPrecondition(`service ${command.serviceId} does not accept ${command.currency}`);
 }
