@@ -245,6 +245,9 @@ export class ServiceTokenError extends Error {
   override name = "ServiceTokenError";
 }
 
+/** Tokens remembered as verified; a handful of services each hold one or two at a time. */
+const MAX_CACHED_TOKENS = 1_000;
+
 /** Checks service tokens against the trusted keys; rejects with {@link ServiceTokenError}. */
 export interface ServiceTokenVerifier {
   verify(token: string): Promise<ServiceCaller>;
@@ -257,10 +260,17 @@ export interface ServiceTokenVerifier {
  */
 export function createServiceTokenVerifier(trusted: readonly TrustedServiceKey[], audience = PROCESSING_AUDIENCE): ServiceTokenVerifier {
   const byKid = new Map(trusted.map((k) => [k.kid, k]));
+  // Callers reuse a token for its whole life, so a signature is checked once per token, not
+  // once per call; a cached token still expires on time.
+  const verified = new Map<string, { caller: ServiceCaller; expiresAtMs: number }>();
   return {
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached && Date.now() < cached.expiresAtMs) return cached.caller;
+      if (cached) verified.delete(token);
       let owner: TrustedServiceKey | undefined;
       let sub: unknown;
+      let exp: number | undefined;
       try {
         const result = await jwtVerify(
           token,
@@ -279,11 +289,15 @@ export function createServiceTokenVerifier(trusted: readonly TrustedServiceKey[]
           },
         );
         sub = result.payload.sub;
+        exp = result.payload.exp;
       } catch (err) {
         throw describeError(err);
       }
       if (!owner || sub !== owner.service) throw new ServiceTokenError("token subject does not match its key");
-      return { service: owner.service };
+      const caller = { service: owner.service };
+      if (verified.size >= MAX_CACHED_TOKENS) verified.clear();
+      verified.set(token, { caller, expiresAtMs: (exp! + SERVICE_TOKEN_CLOCK_TOLERANCE_S) * 1000 });
+      return caller;
     },
   };
 }
