@@ -71,6 +71,7 @@ runCli(async () => {
   const loadRandom = prng(seed ^ 0x9e3779b9);
   say(`seed ${seed}, duration ${durationMs / 1000} s, rate ${rate}/s`);
 
+  const unexpected: string[] = [];
   const cluster = await Cluster.start({
     replicas: { gateway: 2 },
     seedDemoData: true,
@@ -90,7 +91,11 @@ runCli(async () => {
         GATEWAY_STALE_AFTER_MS: "3000",
       },
     },
-    onLine: values.verbose ? (component, line) => process.stdout.write(`[${component}] ${line}\n`) : undefined,
+    onLine: (component, line) => {
+      if (values.verbose) process.stdout.write(`[${component}] ${line}\n`);
+      // Errors a service did not expect are what a failed run needs explained; keep a few.
+      else if (line.includes('"level":50') && unexpected.length < 20) unexpected.push(`[${component}] ${line.slice(0, 2_000)}`);
+    },
   });
   const counts = { accepted: 0, approved: 0, rejected: 0, refused: 0, gaveUp: 0 };
   const kills: Record<string, number> = {};
@@ -198,6 +203,7 @@ runCli(async () => {
   } finally {
     await cluster.stop();
   }
+  if (!verdict) for (const line of unexpected) say(line);
   say(`seed ${seed}: ${verdict ? "PASSED" : "FAILED"}`);
   say(`payments accepted ${counts.accepted}, approved ${counts.approved}, rejected ${counts.rejected}, refused ${counts.refused}, given up ${counts.gaveUp}`);
   say(`kills: ${Object.entries(kills).map(([name, n]) => `${name} ${n}`).join(", ") || "none"}`);

@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { loadOrCreateDevKeys } from "@payments/common/auth/devKeys";
@@ -7,15 +6,11 @@ import { spawnService, type ExitInfo, type ManagedProcess, type ServiceName } fr
 import { startEmbeddedPostgres, type RunningPostgres } from "./embeddedPostgres.js";
 import { findNatsServer, NATS_INSTALL_HINT, startNatsServer, type RunningNats } from "./natsServer.js";
 import { waitForHealthy } from "./waitForHealth.js";
+import { freePort } from "./freePort.js";
+import type { CrashPointName } from "@payments/common/crashPoints";
 
-/** A name `crashPoint()` understands (libs/common/src/crashPoints.ts). */
-export type CrashAt =
-  | "payment.after-hold"
-  | "payment.before-publish"
-  | "gateway.after-charge"
-  | "gateway.after-settle"
-  | "processing.after-settle-commit"
-  | "processing.after-hold-commit";
+/** A name `crashPoint()` understands. */
+export type CrashAt = CrashPointName;
 
 /** Options of {@link Cluster.start}. */
 export interface ClusterOptions {
@@ -53,17 +48,6 @@ interface Instance {
 
 const PG_PASSWORD = "chaos";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The whole system with everything it runs on, for fault injection: its own NATS (JetStream

@@ -11,6 +11,7 @@ import { RejectReason, type Payment, type PaymentDetails } from "@payments/contr
 import type { CreatePaymentRequest, PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { query } from "../../services/processing/src/money/sql.js";
 import { RunningSystem } from "../support/system.js";
+import { topUp } from "../support/requests.js";
 
 const SQL = "'; drop table payments; --";
 const HUGE = "x".repeat(100_000); // over the public 64 KiB message limit
@@ -21,15 +22,6 @@ const UNICODE = "платёж🙂𝔘";
 /** Every status a hostile request may get: a clear refusal, never INTERNAL or UNKNOWN. */
 const CLEAR = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.RESOURCE_EXHAUSTED, grpc.status.UNAUTHENTICATED];
 
-function topUp(overrides: Partial<CreatePaymentRequest> = {}): CreatePaymentRequest {
-  return {
-    idempotencyKey: `k-${Math.random().toString(36).slice(2)}`,
-    serviceId: "mobile-top-up",
-    details: { kind: { $case: "mobileTopUp", value: { phoneNumber: "+14155550123" } } },
-    amount: { currencyCode: "USD", amountMinor: 1_000n },
-    ...overrides,
-  };
-}
 const phone = (phoneNumber: string): PaymentDetails => ({ kind: { $case: "mobileTopUp", value: { phoneNumber } } });
 
 describe("hostile input against the three services as processes (nothing changes, nothing falls over)", function () {

@@ -7,7 +7,7 @@ import type { SpanLine } from "@payments/common/tracing";
 import { PaymentStatus, type Payment } from "@payments/contracts/gen/payments/v1/payment";
 import type { CreatePaymentRequest, PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { expectStatus } from "@payments/testing/grpcStatus";
-import { freePort } from "../support/freePort.js";
+import { freePort } from "../../scripts/lib/freePort.js";
 import { RunningSystem } from "../support/system.js";
 
 type Span = SpanLine["otelSpan"];

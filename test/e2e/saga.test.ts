@@ -8,6 +8,7 @@ import type { CreatePaymentRequest, PaymentServiceClient } from "@payments/contr
 import { checkInvariants, pendingPayments } from "../../services/processing/src/invariants.js";
 import { query } from "../../services/processing/src/money/sql.js";
 import { DECLINED_PHONE, RunningSystem } from "../support/system.js";
+import { topUp } from "../support/requests.js";
 
 /** Reads a WatchPayment stream to its end and returns every update. */
 function watchToEnd(client: PaymentServiceClient, paymentId: string, metadata: Metadata): Promise<Payment[]> {
@@ -18,16 +19,6 @@ function watchToEnd(client: PaymentServiceClient, paymentId: string, metadata: M
     call.on("error", reject);
     call.on("end", () => resolve(updates));
   });
-}
-
-function topUp(overrides: Partial<CreatePaymentRequest> = {}): CreatePaymentRequest {
-  return {
-    idempotencyKey: `k-${Math.random().toString(36).slice(2)}`,
-    serviceId: "mobile-top-up",
-    details: { kind: { $case: "mobileTopUp", value: { phoneNumber: "+14155550123" } } },
-    amount: { currencyCode: "USD", amountMinor: 1_000n },
-    ...overrides,
-  };
 }
 
 describe("the payment saga, three services as processes (real PostgreSQL and NATS)", function () {

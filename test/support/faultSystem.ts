@@ -15,23 +15,13 @@ import { formatInvariantReport, hasProviderCharges, providerChargedPayments, run
 import { createOrmConfig } from "../../services/processing/src/db/mikro-orm.config.js";
 import { deposit, openAccount } from "../../services/processing/src/money/deposit.js";
 import { query } from "../../services/processing/src/money/sql.js";
+export { topUp } from "./requests.js";
 
 /** gRPC codes after which a client retries the same request with the same key. */
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED]);
 
 /** Reconnect fast to a restarted service instead of grpc-js's default backoff of up to two minutes. */
 const CHANNEL_OPTIONS = { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1_000 };
-
-/** A mobile top-up request with a fresh key. */
-export function topUp(overrides: Partial<CreatePaymentRequest> = {}): CreatePaymentRequest {
-  return {
-    idempotencyKey: `k-${Math.random().toString(36).slice(2)}`,
-    serviceId: "mobile-top-up",
-    details: { kind: { $case: "mobileTopUp", value: { phoneNumber: "+14155550123" } } },
-    amount: { currencyCode: "USD", amountMinor: 1_000n },
-    ...overrides,
-  };
-}
 
 /** Waits until `condition` returns a truthy value, polling; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, condition: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {

@@ -14,7 +14,7 @@ import { spawnService, type ManagedProcess, type ServiceName } from "../../scrip
 import { waitForHealthy } from "../../scripts/lib/waitForHealth.js";
 import { createOrmConfig } from "../../services/processing/src/db/mikro-orm.config.js";
 import { deposit, openAccount } from "../../services/processing/src/money/deposit.js";
-import { freePort } from "./freePort.js";
+import { freePort } from "../../scripts/lib/freePort.js";
 
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 

@@ -87,7 +87,8 @@ const connectionErrnos = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EP
 /** PostgreSQL: shutting down, crashed, starting up, too many connections, connection failures (class 08). */
 const unavailableSqlStates = /^(57P0[1-3]|53300|08...)$/;
 /** node-postgres and knex say these without a code. */
-const unavailableMessages = /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error/i;
+const unavailableMessages =
+  /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error|Client was closed and is not queryable|not queryable|the database system is/i;
 
 /**
  * The database (or another dependency reached through a driver) is down or restarting: the
@@ -98,6 +99,8 @@ export function isDependencyDown(err: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && (connectionErrnos.has(code) || unavailableSqlStates.test(code))) return true;
     if (unavailableMessages.test(e.message)) return true;
+    // A connect to several addresses fails with all their errors at once.
+    if (e instanceof AggregateError && e.errors.some(isDependencyDown)) return true;
   }
   return false;
 }
