@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from "jose";
@@ -33,7 +34,7 @@ export async function loadOrCreateDevKeys(dir: string): Promise<DevKeys> {
     await mkdir(dir, { recursive: true });
     // Write a private file, then publish it with link(), which fails if another process
     // published first: everyone then reads the one winning key, never half a file.
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 });
     try {
       await link(tmp, file);

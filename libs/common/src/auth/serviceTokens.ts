@@ -1,10 +1,11 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from "node:crypto";
 import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { calculateJwkThumbprint, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
 import { ConfigError, isProduction, readOptionalString, readString, type Env } from "../config.js";
 import { defaultDataDir } from "../paths.js";
+import { VerifiedTokenCache } from "./verifiedTokenCache.js";
 
 /**
  * Service tokens: how our own services prove to Processing who is calling. Each caller
@@ -123,7 +124,7 @@ export async function loadOrCreateDevServiceKey(dir: string, service: string): P
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     const pair = await generateKeyPair(SERVICE_TOKEN_ALG, { extractable: true });
     await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, JSON.stringify({ privateJwk: await exportJWK(pair.privateKey) }), { mode: 0o600 });
     try {
       await link(tmp, file);
@@ -260,14 +261,12 @@ export interface ServiceTokenVerifier {
  */
 export function createServiceTokenVerifier(trusted: readonly TrustedServiceKey[], audience = PROCESSING_AUDIENCE): ServiceTokenVerifier {
   const byKid = new Map(trusted.map((k) => [k.kid, k]));
-  // Callers reuse a token for its whole life, so a signature is checked once per token, not
-  // once per call; a cached token still expires on time.
-  const verified = new Map<string, { caller: ServiceCaller; expiresAtMs: number }>();
+  // Callers reuse a token for its whole life: its signature is checked once, not per call.
+  const verified = new VerifiedTokenCache<ServiceCaller>(SERVICE_TOKEN_CLOCK_TOLERANCE_S, MAX_CACHED_TOKENS);
   return {
     async verify(token) {
       const cached = verified.get(token);
-      if (cached && Date.now() < cached.expiresAtMs) return cached.caller;
-      if (cached) verified.delete(token);
+      if (cached) return cached;
       let owner: TrustedServiceKey | undefined;
       let sub: unknown;
       let exp: number | undefined;
@@ -295,8 +294,7 @@ export function createServiceTokenVerifier(trusted: readonly TrustedServiceKey[]
       }
       if (!owner || sub !== owner.service) throw new ServiceTokenError("token subject does not match its key");
       const caller = { service: owner.service };
-      if (verified.size >= MAX_CACHED_TOKENS) verified.clear();
-      verified.set(token, { caller, expiresAtMs: (exp! + SERVICE_TOKEN_CLOCK_TOLERANCE_S) * 1000 });
+      verified.set(token, caller, exp!);
       return caller;
     },
   };

@@ -1,6 +1,7 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type KeyObject } from "jose";
 import { unauthenticated, unavailable } from "@payments/common/grpc/errors";
+import { VerifiedTokenCache } from "@payments/common/auth/verifiedTokenCache";
 
 /** User ids are opaque but bounded; ":" is reserved for provider accounts ("provider:<service>"). */
 const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
@@ -43,9 +44,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     clockTolerance: CLOCK_TOLERANCE_S,
     requiredClaims: ["exp", "sub"],
   };
+  // A client keeps its token for many calls: its signature is checked once, not per call.
+  const verified = new VerifiedTokenCache<Caller>(CLOCK_TOLERANCE_S);
   return {
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached) return cached;
       let sub: unknown;
+      let exp: number | undefined;
       try {
         // Two call shapes so TypeScript can pick jwtVerify's overload.
         const result =
@@ -53,11 +59,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
             ? await jwtVerify(token, options.key, verifyOptions)
             : await jwtVerify(token, options.key, verifyOptions);
         sub = result.payload.sub;
+        exp = result.payload.exp;
       } catch (err) {
         throw describeVerifyError(err);
       }
       if (typeof sub !== "string" || !USER_ID.test(sub)) throw unauthenticated("token subject is not a valid user id");
-      return { userId: sub };
+      const caller = { userId: sub };
+      verified.set(token, caller, exp!);
+      return caller;
     },
   };
 }
