@@ -10,7 +10,7 @@ describe("faults: two gateways, one stalled past the ack wait", function () {
     system = await FaultSystem.start({
       replicas: { gateway: 2 },
       // The provider answers in 1.5 s; a message not acked in 2 s goes to the other gateway.
-      env: { gateway: { GATEWAY_ACK_WAIT_MS: "2000", PROVIDER_LATENCY_MS: "1500", GATEWAY_RETRY_BASE_MS: "200", GATEWAY_SETTLE_RETRY_CAP_MS: "500" } },
+      env: { gateway: { GATEWAY_ACK_WAIT_MS: "2000", PROVIDER_LATENCY_MS: "1500", PROVIDER_TIMEOUT_MS: "1900", GATEWAY_RETRY_BASE_MS: "200", GATEWAY_SETTLE_RETRY_CAP_MS: "500" } },
     });
   });
   after(async () => system?.stop());

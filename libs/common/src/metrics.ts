@@ -63,14 +63,18 @@ export async function startMetricsServer(options: { host: string; port: number; 
  */
 export function refreshPeriodically(name: string, intervalMs: number, refresh: () => Promise<void>, log: Logger): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
+  let busy = false;
   let stopped = false;
   const tick = () => {
-    running = refresh().catch((err: unknown) => log.warn({ err, gauges: name }, "refreshing metrics failed; keeping the last values"));
+    // A slow refresh skips the ticks that come while it runs rather than queueing them.
+    if (stopped || busy) return;
+    busy = true;
+    running = refresh()
+      .catch((err: unknown) => log.warn({ err, gauges: name }, "refreshing metrics failed; keeping the last values"))
+      .finally(() => (busy = false));
   };
   tick();
-  const timer = setInterval(() => {
-    if (!stopped) void running.then(tick);
-  }, intervalMs);
+  const timer = setInterval(tick, intervalMs);
   timer.unref();
   return {
     async stop() {

@@ -43,6 +43,9 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
  */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
+/** How long the stream keeps a message, acked or not. */
+const STREAM_MAX_AGE_MS = 24 * 3_600_000;
+
 /** Reads the duplicate window setting shared by every service that declares the stream. */
 export function readDuplicateWindowMs(env: Record<string, string | undefined>): number {
   return readInt(env, "PAYMENT_STREAM_DUPLICATE_WINDOW_MS", DEFAULT_DUPLICATE_WINDOW_MS, 1_000, 7 * 24 * 3_600_000);
@@ -80,6 +83,9 @@ export async function ensurePaymentStream(
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
+    // Acked hand-overs are not needed for long: the reconciler re-publishes anything still
+    // CREATED. A day covers every retry budget and keeps the disk from filling up.
+    max_age: Math.max(STREAM_MAX_AGE_MS, 2 * options.duplicateWindowMs) * 1_000_000,
     duplicate_window: options.duplicateWindowMs * 1_000_000,
     num_replicas: options.replicas ?? 1,
   };

@@ -49,6 +49,8 @@ export interface GatewayConfig {
   consumerName: string;
   /** GATEWAY_ACK_WAIT_MS: unacknowledged messages are redelivered after this. */
   ackWaitMs: number;
+  /** PROVIDER_TIMEOUT_MS: a provider call with no answer by then counts as a transient failure (default 10 s, or half the ack wait if that is shorter). */
+  providerTimeoutMs: number;
   /** GATEWAY_MAX_DELIVER: safety net against a message cycling forever. */
   maxDeliver: number;
   /** GATEWAY_CONCURRENCY: messages handled at the same time by one replica. */
@@ -103,6 +105,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     streamReplicas: readStreamReplicas(env),
     consumerName: readString(env, "GATEWAY_CONSUMER", "gateway"),
     ackWaitMs: readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000),
+    providerTimeoutMs: readInt(env, "PROVIDER_TIMEOUT_MS", Math.min(10_000, Math.floor(readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000) / 2)), 100),
     maxDeliver: readInt(env, "GATEWAY_MAX_DELIVER", 100, 1),
     concurrency: readInt(env, "GATEWAY_CONCURRENCY", 32, 1, 10_000),
     retryBaseMs: readInt(env, "GATEWAY_RETRY_BASE_MS", 500, 1),
@@ -134,6 +137,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     throw new ConfigError(
       `GATEWAY_PROVIDER_ATTEMPTS + GATEWAY_STATUS_ATTEMPTS (${config.providerAttempts + config.statusAttempts}) must not exceed GATEWAY_MAX_DELIVER (${config.maxDeliver})`,
     );
+  // A hung provider call must end before the broker redelivers its message elsewhere.
+  if (config.providerTimeoutMs >= config.ackWaitMs)
+    throw new ConfigError(`PROVIDER_TIMEOUT_MS (${config.providerTimeoutMs}) must be below GATEWAY_ACK_WAIT_MS (${config.ackWaitMs})`);
   return config;
 }
 

@@ -12,6 +12,7 @@ import { loadConfig } from "./config.js";
 import { startGateway } from "./gateway.js";
 import { PgStubPaymentProvider } from "./provider/pgStubProvider.js";
 import { StubPaymentProvider } from "./provider/stubProvider.js";
+import { withProviderTimeout } from "./provider/timeoutProvider.js";
 
 const log = createLogger("gateway");
 try {
@@ -36,9 +37,10 @@ try {
     rules: { declineAboveMinor: config.provider.declineAboveMinor, declinedNumbers: new Set(config.provider.declinedNumbers) },
   };
   // In PostgreSQL the stub's charges survive restarts and are shared by replicas.
-  const provider = config.provider.databaseUrl
+  const stub = config.provider.databaseUrl
     ? await PgStubPaymentProvider.open({ ...stubOptions, databaseUrl: config.provider.databaseUrl, poolMax: config.concurrency + 2 })
     : new StubPaymentProvider(stubOptions);
+  const provider = withProviderTimeout(stub, config.providerTimeoutMs);
   // NOT_SERVING while NATS or Processing is unreachable: no payment can be carried out then.
   const healthChecks = [natsCheck(nc), grpcDependencyCheck("processing", config.processingAddr, config.observability.health.timeoutMs)];
   const gateway = await startGateway({ nc, processing, provider, config, log, healthChecks });
@@ -49,7 +51,7 @@ try {
       // Drain flushes the acks and naks of the last messages before closing.
       await nc.drain();
       processing.close();
-      if (provider instanceof PgStubPaymentProvider) await provider.close();
+      if (stub instanceof PgStubPaymentProvider) await stub.close();
       await metrics?.close();
       await tracing.shutdown();
     },

@@ -14,6 +14,7 @@ import { recordSettled } from "./metrics.js";
 import { claimStalePayments, flagForReview, listPaymentsUnderReview } from "./recovery.js";
 import { toBalance, toPaymentMessage, toPaymentRecord } from "./handlers/protoMapping.js";
 import { requireUserId, toClaimStale, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
+import { verifiedCaller } from "@payments/common/grpc/serviceAuth";
 
 export interface ProcessingDeps {
   orm: MikroORM;
@@ -34,8 +35,10 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
       log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),
-    settle: unary(log, "Settle", async (request) => {
+    settle: unary(log, "Settle", async (request, call) => {
       const command = toSettleCommand(request);
+      // The operator may only resolve what the gateway parked, whatever its request says.
+      if (verifiedCaller(call.metadata) === "ops") command.requireUnderReview = true;
       const result = await settlePayment(em(), command);
       crashPoint("processing.after-settle-commit");
       if (!result.replayed) recordSettled(result.payment, command.outcome);

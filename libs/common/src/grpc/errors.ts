@@ -45,7 +45,8 @@ export function isRemoteStatusError(err: unknown): err is RemoteStatusError {
 }
 
 /** Statuses of a downstream call that mean "try again later", not "this request is wrong". */
-const transientCodes = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED]);
+// CANCELLED: a dependency that was force-stopped mid-call (a restart past its grace period).
+const transientCodes = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.CANCELLED]);
 
 export function isTransient(err: unknown): boolean {
   return isRemoteStatusError(err) && transientCodes.has(err.code);

@@ -25,6 +25,15 @@ export function callersOf(policy: ServiceAccessPolicy, method: string): string[]
  * PERMISSION_DENIED). Other services on the same server (health, reflection) stay open.
  * The check runs on the metadata, before the request message reaches any handler.
  */
+/** Metadata the interceptor sets on a verified call: the calling service's name. */
+const VERIFIED_CALLER_HEADER = "x-verified-service";
+
+/** The service whose token {@link serviceAuthInterceptor} verified for this call. */
+export function verifiedCaller(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get(VERIFIED_CALLER_HEADER)[0];
+  return typeof value === "string" ? value : undefined;
+}
+
 export function serviceAuthInterceptor(verifier: ServiceTokenVerifier, policy: ServiceAccessPolicy, log: Logger): grpc.ServerInterceptor {
   const prefix = `/${policy.service}/`;
   const allowed = new Map(Object.entries(policy.allow).map(([caller, methods]) => [caller, new Set(methods)]));
@@ -42,6 +51,9 @@ export function serviceAuthInterceptor(verifier: ServiceTokenVerifier, policy: S
               log.warn({ caller: service, method }, "service called a method it may not call");
               return refuse(grpc.status.PERMISSION_DENIED, `service "${service}" may not call ${method}`);
             }
+            // Handlers learn who called from here; a value the client sent itself is replaced.
+            metadata.remove(VERIFIED_CALLER_HEADER);
+            metadata.set(VERIFIED_CALLER_HEADER, service);
             next(metadata);
           },
           (err: unknown) => {

@@ -102,7 +102,13 @@ export async function startConsumer(
         }
         for await (const msg of messages) {
           const delivery = deliveryOf(msg);
-          while (running && inFlight.size >= settings.concurrency) await slotFree();
+          // Waiting for a slot is not the message's fault: keep the broker from redelivering it.
+          const keepAlive = setInterval(() => delivery.working(), Math.max(1, Math.floor(settings.ackWaitMs / 3)));
+          try {
+            while (running && inFlight.size >= settings.concurrency) await slotFree();
+          } finally {
+            clearInterval(keepAlive);
+          }
           if (!running) {
             // Pulled but not started: another replica (or this one after a restart) takes it.
             delivery.nak();

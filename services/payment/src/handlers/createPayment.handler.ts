@@ -23,7 +23,9 @@ export async function createPayment(deps: PaymentServiceDeps, caller: Caller, re
   deps.log.info({ paymentId: payment.id, userId: caller.userId, replayed: held.replayed, status: payment.status }, "payment held");
   crashPoint("payment.after-hold");
 
-  if (payment.status === PaymentStatus.PAYMENT_STATUS_CREATED) {
+  // A payment parked for review waits for an operator: a client's retry must not send it
+  // to the provider again.
+  if (payment.status === PaymentStatus.PAYMENT_STATUS_CREATED && !payment.underReview) {
     const event = {
       paymentId: payment.id,
       userId: caller.userId,

@@ -90,6 +90,13 @@ describe("Processing service tokens (who may call what)", function () {
     await expectStatus(settle(bearer(await ops.token()), unknownPayment), grpc.status.NOT_FOUND);
   });
 
+  it("lets the operator settle only a payment under review, whatever its request says", async () => {
+    await h.fund("ops-target", "USD", 5_000n);
+    const { payment } = await h.hold(holdRequest({ userId: "ops-target" }));
+    await expectStatus(settle(bearer(await ops.token()), payment!.id), grpc.status.FAILED_PRECONDITION, "not under review");
+    expect(await h.account("ops-target", "USD")).to.deep.equal({ balance: 5_000n, held: 1_000n });
+  });
+
   it("refuses an expired token, beyond the 30 s clock tolerance", async () => {
     const key = await loadOrCreateDevServiceKey(h.keysDir, "gateway");
     const stale = createServiceTokenSigner(key, { now: () => Math.floor(Date.now() / 1000) - 120 });
