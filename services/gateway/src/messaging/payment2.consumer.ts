@@ -3,6 +3,7 @@ import {
   AckPolicy,
   DeliverPolicy,
   jetstream,
+  jetstreamManager,
   JetStreamApiError,
   type ConsumerConfig,
   type ConsumerMessages,
@@ -92,6 +93,24 @@ export async function startConsumer(
 
   const slotFree = () => Promise.race([...inFlight.keys(), stopRequested]);
 
+  /**
+   * nats.js keeps pulling from a consumer that was deleted (or lost with the broker's
+   * store) without ever failing: declare it again and start a new consume.
+   */
+  const redeclareWhenGone = (current: ConsumerMessages) => {
+    void (async () => {
+      for await (const status of current.status()) {
+        if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted") continue;
+        log.error({ consumer: settings.consumerName, status: status.type }, "the durable consumer is gone; declaring it again");
+        await ensureGatewayConsumer(await jetstreamManager(nc), settings).catch((err: unknown) =>
+          log.error({ err }, "declaring the consumer again failed; the next notice tries again"),
+        );
+        await current.close();
+        return;
+      }
+    })().catch((err: unknown) => log.warn({ err }, "watching the consumer's status failed"));
+  };
+
   const loop = (async () => {
     while (running) {
       try {
@@ -100,6 +119,7 @@ export async function startConsumer(
           await messages.close();
           break;
         }
+        redeclareWhenGone(messages);
         for await (const msg of messages) {
           const delivery = deliveryOf(msg);
           // Waiting for a slot is not the message's fault: keep the broker from redelivering it.

@@ -115,6 +115,19 @@ describe("gateway (real NATS JetStream, fake Processing)", function () {
     expect(provider.chargeCount(p.id)).to.equal(1);
   });
 
+  it("declares its durable consumer again when it is deleted, and goes on settling", async () => {
+    const provider = stub();
+    await h.start(provider);
+    const first = paymentCreated();
+    await h.publish(first.bytes, first.id);
+    await until(() => h.processing.calls.length === 1);
+    await h.jsm.consumers.delete(h.stream, h.config.consumerName);
+    await until(async () => (await h.consumerInfo().then(() => true, () => false)), 20_000);
+    const second = paymentCreated();
+    await h.publish(second.bytes, second.id);
+    await until(() => h.processing.calls.some((c) => c.paymentId === second.id), 20_000);
+  });
+
   it("settles a declined payment REJECTED with DECLINED_BY_PROVIDER and the provider's reason", async () => {
     const provider = stub();
     await h.start(provider);
