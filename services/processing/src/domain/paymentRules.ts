@@ -4,10 +4,6 @@ import type { PaymentStatusName } from "../db/entities/payment.entity.js";
 /** The two ways a CREATED payment can end. */
 export type Outcome = "APPROVED" | "REJECTED";
 
-export function isTerminal(status: PaymentStatusName): boolean {
-  return status !== "CREATED";
-}
-
 /**
  * What a Settle request does to a payment in `status`:
  * - "apply": the payment is CREATED, resolve it with the outcome;

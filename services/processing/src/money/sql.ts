@@ -18,8 +18,3 @@ export function namedQuery<Row = Record<string, unknown>>(em: EntityManager, sql
 export function toPayment(em: EntityManager, row: Record<string, unknown>): Payment {
   return em.map(PaymentSchema, row);
 }
-
-/** PostgreSQL's "unique_violation". */
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "23505";
-}
