@@ -1,10 +1,10 @@
-import { createPrivateKey, createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { calculateJwkThumbprint, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
 import { ConfigError, isProduction, readOptionalString, readString, type Env } from "../config.js";
 import { defaultDataDir } from "../paths.js";
+import { readOrCreateJsonFile } from "./keyFile.js";
 import { VerifiedTokenCache } from "./verifiedTokenCache.js";
 
 /**
@@ -112,29 +112,14 @@ const devKeyFile = (dir: string, service: string) => path.join(dir, `service-${a
 /**
  * Development only: the key pair of `service` in `dir` (service-<name>.json), generated on
  * first use. Whoever comes first (the service itself, or Processing trusting it) creates it;
- * the file is published with link(), which fails if another process won the race, so every
- * process ends up with the same key.
+ * readOrCreateJsonFile makes every process end up with the same key.
  */
 export async function loadOrCreateDevServiceKey(dir: string, service: string): Promise<ServiceSigningKey & { publicKey: KeyObject }> {
   const file = devKeyFile(dir, service);
-  let stored: { privateJwk: JWK };
-  try {
-    stored = JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  const stored = await readOrCreateJsonFile<{ privateJwk: JWK }>(file, async () => {
     const pair = await generateKeyPair(SERVICE_TOKEN_ALG, { extractable: true });
-    await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-    await writeFile(tmp, JSON.stringify({ privateJwk: await exportJWK(pair.privateKey) }), { mode: 0o600 });
-    try {
-      await link(tmp, file);
-    } catch (linkErr) {
-      if ((linkErr as NodeJS.ErrnoException).code !== "EEXIST") throw linkErr;
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-    stored = JSON.parse(await readFile(file, "utf8"));
-  }
+    return { privateJwk: await exportJWK(pair.privateKey) };
+  });
   const privateKey = createPrivateKey({ key: stored.privateJwk as JsonWebKey, format: "jwk" });
   const publicKey = createPublicKey(privateKey);
   return { service, privateKey, publicKey, kid: await kidOf(publicKey) };
