@@ -37,6 +37,9 @@ RUN npm run build -w @payments/contracts \
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# A heap limit keeps V8 from growing the heap to several times the live data between full
+# collections (see SERVICE_HEAP_FLAG in scripts/lib/childProcess.ts); override it here.
+ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY libs/contracts/package.json libs/contracts/

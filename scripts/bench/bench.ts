@@ -1,15 +1,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { providerAccountOwner } from "@payments/catalog/catalog";
 import { signDevToken } from "@payments/common/auth/devToken";
 import { repoRoot } from "@payments/common/paths";
-import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { MikroORM } from "@mikro-orm/postgresql";
 import { createOrmConfig } from "@payments/processing/db/mikro-orm.config";
 import { runCeiling, type CeilingResult } from "./ceiling.js";
 import { renderChart } from "./chart.js";
-import { runClosedLoop, runOpenLoop, type LoadTarget } from "./load.js";
+import { LoadGenerator } from "./loadGenerator.js";
+import type { LoadResult } from "./load.js";
 import { DatabaseProbe, measureRun, type RunResult } from "./measure.js";
 import { parseOptions, USAGE, type BenchOptions } from "./options.js";
 import { connectPg, type PgClient } from "./pg.js";
@@ -28,28 +27,17 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 /** A run-unique idempotency-key prefix, so that a run's payments can be found in the table. */
 const runKeyOf = (label: string) => `bench-${Date.now().toString(36)}-${label}`;
 
-async function buildTarget(options: BenchOptions, system: SystemUnderTest): Promise<LoadTarget & { close(): void }> {
+async function startLoadGenerator(options: BenchOptions, system: SystemUnderTest): Promise<LoadGenerator> {
   // Tokens are signed up front: signing per call would measure the load generator.
   const payers = options.hot ? [HOT_USER] : Array.from({ length: options.users }, (_, i) => benchUser(i));
-  const metadata = await Promise.all(
-    payers.map(async (userId) => {
-      const md = new grpc.Metadata();
-      md.set("authorization", `Bearer ${await signDevToken(system.keys, userId, 24 * 3600)}`);
-      return md;
-    }),
-  );
-  // A local subchannel pool per client: otherwise grpc-js shares one TCP connection among them.
-  const clients = Array.from(
-    { length: options.channels },
-    () => new PaymentServiceClient(system.paymentAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
-  );
-  return {
-    clients,
-    metadataFor: (n) => metadata[n % metadata.length]!,
-    amountMinor: options.amountMinor,
+  const tokens = await Promise.all(payers.map((userId) => signDevToken(system.keys, userId, 24 * 3600)));
+  return LoadGenerator.start({
+    paymentAddress: system.paymentAddress,
+    tokens,
+    channels: options.channels,
+    amountMinor: options.amountMinor.toString(),
     deadlineMs: options.deadlineMs,
-    close: () => clients.forEach((client) => client.close()),
-  };
+  });
 }
 
 async function measureCeiling(options: BenchOptions, system: SystemUnderTest, probe: DatabaseProbe): Promise<CeilingResult> {
@@ -92,13 +80,13 @@ async function main(): Promise<void> {
   log(options.target ? `targeting ${options.target}` : "starting the three services…");
   const system = options.target ? await targetSystem(options) : await startSystem(options, profileDir);
   let db: PgClient | undefined;
-  let target: (LoadTarget & { close(): void }) | undefined;
+  let load: LoadGenerator | undefined;
   try {
     db = await connectPg(system.databaseUrl, "bench-probe");
     const probe = new DatabaseProbe(db);
     log(`seeding ${options.hot ? "the hot account" : `${options.users} funded users`}…`);
     await seedAccounts(db, options.hot ? 0 : options.users, USER_BALANCE_MINOR, HOT_BALANCE_MINOR);
-    target = await buildTarget(options, system);
+    load = await startLoadGenerator(options, system);
 
     let ceiling: CeilingResult | undefined;
     if (options.ceiling) {
@@ -110,15 +98,15 @@ async function main(): Promise<void> {
     if (options.warmupMs > 0) {
       log(`warm-up: ${options.warmupMs / 1000} s closed loop (not reported)…`);
       const key = runKeyOf("warmup");
-      await measureRun("warm-up", system, probe, key, options.drainTimeoutMs, (live) =>
-        runClosedLoop(target!, key, options.concurrencies[0]!, options.warmupMs, live),
+      await measureRun("warm-up", system, probe, key, options.drainTimeoutMs, load.live, () =>
+        load!.closed(key, options.concurrencies[0]!, options.warmupMs),
       );
     }
 
     const runs: RunResult[] = [];
-    const run = async (name: string, load: Parameters<typeof measureRun>[5], runKey: string) => {
+    const run = async (name: string, runKey: string, drive: () => Promise<LoadResult>) => {
       log(`${name}…`);
-      const result = await measureRun(name, system, probe, runKey, options.drainTimeoutMs, load);
+      const result = await measureRun(name, system, probe, runKey, options.drainTimeoutMs, load!.live, drive);
       log(
         `  accepted ${result.acceptedPerS.toFixed(1)}/s, settled ${result.settledPerS.toFixed(1)}/s, p99 ${result.latencyMs.p99.toFixed(1)} ms, errors ${result.sent - result.accepted}`,
       );
@@ -131,19 +119,19 @@ async function main(): Promise<void> {
     if (options.rates.length > 0) {
       for (const rate of options.rates) {
         const key = runKeyOf(`open${rate}`);
-        await run(`open ${rate}/s`, (live) => runOpenLoop(target!, key, rate, options.durationMs, live), key);
+        await run(`open ${rate}/s`, key, () => load!.open(key, rate, options.durationMs));
       }
     } else {
       for (const concurrency of options.concurrencies) {
         const key = runKeyOf(`closed${concurrency}`);
-        const result = await run(`closed C=${concurrency}`, (live) => runClosedLoop(target!, key, concurrency, options.durationMs, live), key);
+        const result = await run(`closed C=${concurrency}`, key, () => load!.closed(key, concurrency, options.durationMs));
         if (!best || sustainedPerS(result) > sustainedPerS(best)) best = result;
       }
       const max = sustainedPerS(best!);
       for (const fraction of options.fractions) {
         const rate = Math.max(1, Math.round(max * fraction));
         const key = runKeyOf(`open${Math.round(fraction * 100)}`);
-        const result = await run(`open ${Math.round(fraction * 100)}%`, (live) => runOpenLoop(target!, key, rate, options.durationMs, live), key);
+        const result = await run(`open ${Math.round(fraction * 100)}%`, key, () => load!.open(key, rate, options.durationMs));
         if (fraction === 0.5) halfLoad = result;
       }
     }
@@ -188,7 +176,7 @@ async function main(): Promise<void> {
     }
     log(`wrote ${path.relative(repoRoot, path.join(outDir, "latest.json"))} and latest.svg${options.docsChart ? " (chart copied to docs/bench/latest.svg)" : ""}`);
   } finally {
-    target?.close();
+    await load?.close();
     await db?.end().catch(() => undefined);
     log("stopping…");
     await system.stop();

@@ -1,6 +1,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { holdPayment } from "@payments/processing/money/holdPayment";
 import { settlePayment } from "@payments/processing/money/settlePayment";
+import { percentile } from "./percentile.js";
 
 /** What the direct-SQL run achieved. */
 export interface CeilingResult {
@@ -61,10 +62,4 @@ export async function runCeiling(
     pairLatencyP50Ms: percentile(latencies, 0.5),
     pairLatencyP99Ms: percentile(latencies, 0.99),
   };
-}
-
-/** The `q`-quantile of an ascending array (nearest rank); NaN when empty. */
-export function percentile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }

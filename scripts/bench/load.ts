@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { status, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { callUnary } from "@payments/common/grpc/client";
 import type { CreatePaymentRequest, PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
-import { percentile } from "./ceiling.js";
+import { percentile } from "./percentile.js";
 
 /** Where and as whom payments are created. */
 export interface LoadTarget {

@@ -91,10 +91,10 @@ export async function measureRun(
   probe: DatabaseProbe,
   runKey: string,
   drainTimeoutMs: number,
-  load: (live: LiveCounters) => Promise<LoadResult>,
+  live: LiveCounters,
+  load: () => Promise<LoadResult>,
 ): Promise<RunResult> {
   const before = await snapshot(system, probe);
-  const live: LiveCounters = { sent: 0, accepted: 0 };
   const timeline: RunResult["timeline"] = [];
   const startedWall = Date.now();
   let sampling = true;
@@ -106,7 +106,7 @@ export async function measureRun(
     }
   })();
 
-  const result = await load(live);
+  const result = await load();
   const loadEndWall = startedWall + result.durationS * 1000;
 
   const drainStarted = Date.now();

@@ -79,6 +79,10 @@ export function toStatus(err: unknown, log: Logger): Partial<StatusObject> & { c
     log.warn({ err }, "dependency unavailable");
     return { code: status.UNAVAILABLE, details: "a dependency is unavailable, try again" };
   }
+  if (isConcurrencyConflict(err)) {
+    log.warn({ err }, "lost to a concurrent change");
+    return { code: status.ABORTED, details: "the request met a concurrent change, try again" };
+  }
   log.error({ err }, "unexpected error");
   return { code: status.INTERNAL, details: "internal error" };
 }
@@ -87,6 +91,8 @@ export function toStatus(err: unknown, log: Logger): Partial<StatusObject> & { c
 const connectionErrnos = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN"]);
 /** PostgreSQL: shutting down, crashed, starting up, too many connections, connection failures (class 08). */
 const unavailableSqlStates = /^(57P0[1-3]|53300|08...)$/;
+/** PostgreSQL: a serialization failure or a deadlock; the transaction was rolled back whole. */
+const conflictSqlStates = new Set(["40001", "40P01"]);
 /** node-postgres and knex say these without a code. */
 const unavailableMessages =
   /Connection terminated|Connection ended unexpectedly|Timeout acquiring a connection|Client has encountered a connection error|Client was closed and is not queryable|not queryable|the database system is/i;
@@ -102,6 +108,15 @@ export function isDependencyDown(err: unknown): boolean {
     if (unavailableMessages.test(e.message)) return true;
     // A connect to several addresses fails with all their errors at once.
     if (e instanceof AggregateError && e.errors.some(isDependencyDown)) return true;
+  }
+  return false;
+}
+
+/** The database rolled the request back because of a concurrent one: the same request may simply be sent again. */
+export function isConcurrencyConflict(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && conflictSqlStates.has(code)) return true;
   }
   return false;
 }

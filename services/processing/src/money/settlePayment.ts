@@ -1,5 +1,5 @@
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { failedPrecondition, notFound } from "@payments/common/grpc/errors";
+import { CheckConstraintViolationException, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/postgresql";
+import { aborted, failedPrecondition, notFound } from "@payments/common/grpc/errors";
 import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
 import { namedQuery, toPayment } from "./sql.js";
@@ -29,12 +29,91 @@ export class LedgerInvariantError extends Error {
 }
 
 /**
- * Resolves a payment in one transaction of two statements: APPROVED captures the hold and
- * credits the provider, REJECTED releases the hold. The payment row is locked first, so two
- * concurrent settles of one payment run one after the other and the second sees the
- * first's result: a hold is resolved at most once.
+ * Resolves a payment: APPROVED captures the hold and credits the provider, REJECTED
+ * releases the hold. The common case (a CREATED payment, a new key) is one statement and
+ * one round trip; everything else (a replayed key, a payment already resolved, one not
+ * found or not parked for an operator) goes through the locked read below, which decides.
  */
 export async function settlePayment(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
+  const payment = await resolveIfCreated(em, command);
+  if (payment) return { payment, replayed: false };
+  return settleUnderLock(em, command);
+}
+
+/**
+ * The one-statement path. The payment's update comes first and the rest is driven by the
+ * row it returns, so nothing moves unless this statement is the one that ended the payment
+ * (a concurrent settle makes the guard `status = 'CREATED'` fail once it commits). Locks
+ * are taken in one order, payment, payer, payee, as in the locked path, so concurrent
+ * settles queue instead of deadlocking. A part that cannot be written (a second settlement
+ * for the key, a ledger entry twice, a hold larger than the held amount) violates a
+ * constraint and fails the whole statement: nothing of it stays.
+ */
+async function resolveIfCreated(em: EntityManager, command: SettleCommand): Promise<Payment | undefined> {
+  const approved = command.outcome === "APPROVED";
+  try {
+    const [row] = await namedQuery(
+      em,
+      `with settled as (
+         update payments set status = :outcome, reject_reason = :rejectReason, reject_message = :rejectMessage,
+                             updated_at = now(), resolved_at = now(), review_reason = null, review_since = null
+         where id = :paymentId and status = 'CREATED' and (review_since is not null or not :requireUnderReview)
+           and not exists (select 1 from settlements where idempotency_key = :key)
+         returning *),
+       payer as (
+         update accounts a set balance_minor = a.balance_minor - (case when :approved then s.amount_minor else 0 end),
+                               held_minor = a.held_minor - s.amount_minor, updated_at = now()
+         from settled s where a.id = s.payer_account_id
+         returning a.id),
+       payee as (
+         update accounts a set balance_minor = a.balance_minor + s.amount_minor, updated_at = now()
+         from settled s where :approved and a.id = s.payee_account_id and exists (select 1 from payer)
+         returning a.id),
+       entries as (
+         insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
+         select e.account_id, s.id, e.kind, s.amount_minor, s.currency
+         from settled s cross join lateral (values (s.payer_account_id, :payerKind), (s.payee_account_id, 'CREDIT')) as e (account_id, kind)
+         where e.kind <> 'CREDIT' or :approved
+         returning id),
+       recorded as (
+         insert into settlements (idempotency_key, payment_id, outcome, note)
+         select :key, id, :outcome, :note from settled
+         returning idempotency_key)
+       select settled.*, (select count(*) from payer) + (select count(*) from payee) + (select count(*) from entries)
+                         + (select count(*) from recorded) as written
+       from settled`,
+      {
+        approved,
+        requireUnderReview: command.requireUnderReview ?? false,
+        payerKind: approved ? "CAPTURE" : "RELEASE",
+        paymentId: command.paymentId,
+        outcome: command.outcome,
+        rejectReason: approved ? null : (command.rejectReason ?? "UNSPECIFIED"),
+        rejectMessage: approved ? null : (command.rejectMessage ?? null),
+        key: command.idempotencyKey,
+        note: command.note || null,
+      },
+    );
+    if (!row) return undefined;
+    const { written, ...paymentRow } = row;
+    // Foreign keys and the constraints above make these exact; a difference is a bug to hear about.
+    if (Number(written) !== (approved ? 5 : 3))
+      throw new LedgerInvariantError(`payment ${command.paymentId}: settle wrote ${String(written)} account, ledger and settlement rows`);
+    return toPayment(em, paymentRow);
+  } catch (err) {
+    // The key was taken meanwhile (by a settle of this or another payment): the locked path tells which.
+    if (err instanceof UniqueConstraintViolationException) return undefined;
+    if (err instanceof CheckConstraintViolationException)
+      throw new LedgerInvariantError(`payment ${command.paymentId}: settling would break an account constraint (${err.message})`);
+    throw err;
+  }
+}
+
+/**
+ * The payment row is locked first, so a settle that finds the payment CREATED resolves it
+ * before any other settle of it can look: a hold is resolved at most once.
+ */
+async function settleUnderLock(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
   return em.transactional(async (tx) => {
     const [row] = await namedQuery<Record<string, unknown> & { settled_payment_id: string | null; settled_outcome: string | null }>(
       tx,
@@ -57,10 +136,19 @@ export async function settlePayment(em: EntityManager, command: SettleCommand): 
       throw failedPrecondition(`payment ${payment.id} is already ${payment.status}; a terminal status never changes`);
     if (decision === "apply" && command.requireUnderReview && !payment.reviewSince)
       throw failedPrecondition(`payment ${payment.id} is not under review; the gateway is still carrying it out`);
-    if (decision === "apply") payment = await resolve(tx, payment, command);
+    if (decision === "apply") payment = await resolveLocked(tx, command);
     else await recordSettlement(tx, command);
     return { payment, replayed: decision === "already" };
   });
+}
+
+/** The one statement again, now that this transaction holds the payment's lock. */
+async function resolveLocked(tx: EntityManager, command: SettleCommand): Promise<Payment> {
+  const payment = await resolveIfCreated(tx, command);
+  // Only a settle of another payment taking this key at the same moment gets here; the
+  // transaction is spoilt by the failed statement, and a retry will see who has the key.
+  if (!payment) throw aborted(`payment ${command.paymentId}: its settle key was being used concurrently; try again`);
+  return payment;
 }
 
 function assertSameSettlement(recorded: { payment_id: string; outcome: string }, command: SettleCommand): void {
@@ -68,69 +156,6 @@ function assertSameSettlement(recorded: { payment_id: string; outcome: string },
     throw failedPrecondition(
       `idempotency_key: already used to settle payment ${recorded.payment_id} as ${recorded.outcome}; a key settles one payment once`,
     );
-}
-
-/**
- * Moves the money, writes the ledger, ends the payment and records the key, all in one
- * statement. Every part is checked by the rows it touched: anything else means a broken
- * invariant, and throwing rolls the whole transaction back.
- */
-async function resolve(tx: EntityManager, payment: Payment, command: SettleCommand): Promise<Payment> {
-  const approved = command.outcome === "APPROVED";
-  const [row] = await namedQuery<Record<string, unknown> & { payer_rows: string; payee_rows: string; entry_rows: string; recorded_rows: string }>(
-    tx,
-    `with payer as (
-       update accounts set balance_minor = balance_minor - (case when :approved then :amount else 0 end),
-                           held_minor = held_minor - :amount, updated_at = now()
-       where id = :payer and held_minor >= :amount
-       returning id),
-     payee as (
-       update accounts set balance_minor = balance_minor + :amount, updated_at = now()
-       where :approved and id = :payee
-       returning id),
-     entries as (
-       insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
-       select account_id, :paymentId, kind, :amount, :currency
-       from (values (cast(:payer as uuid), :payerKind), (cast(:payee as uuid), 'CREDIT')) as e (account_id, kind)
-       where exists (select 1 from payer) and (kind <> 'CREDIT' or :approved)
-       returning id),
-     settled as (
-       update payments set status = :outcome, reject_reason = :rejectReason, reject_message = :rejectMessage,
-                           updated_at = now(), resolved_at = now(), review_reason = null, review_since = null
-       where id = :paymentId and status = 'CREATED' and exists (select 1 from payer)
-       returning *),
-     recorded as (
-       insert into settlements (idempotency_key, payment_id, outcome, note)
-       select :key, :paymentId, :outcome, :note where exists (select 1 from settled)
-       on conflict do nothing
-       returning idempotency_key)
-     select settled.*,
-            (select count(*) from payer) as payer_rows, (select count(*) from payee) as payee_rows,
-            (select count(*) from entries) as entry_rows, (select count(*) from recorded) as recorded_rows
-     from settled`,
-    {
-      approved,
-      amount: payment.amountMinor.toString(),
-      payer: payment.payerAccountId,
-      payee: payment.payeeAccountId,
-      payerKind: approved ? "CAPTURE" : "RELEASE",
-      paymentId: payment.id,
-      currency: payment.currency,
-      outcome: command.outcome,
-      rejectReason: approved ? null : (command.rejectReason ?? "UNSPECIFIED"),
-      rejectMessage: approved ? null : (command.rejectMessage ?? null),
-      key: command.idempotencyKey,
-      note: command.note || null,
-    },
-  );
-  if (!row) throw new LedgerInvariantError(`payment ${payment.id}: the hold was not found on the payer's account`);
-  const { payer_rows, payee_rows, entry_rows, recorded_rows, ...paymentRow } = row;
-  const expected = approved ? ["1", "1", "2"] : ["1", "0", "1"];
-  if ([payer_rows, payee_rows, entry_rows].map(String).join() !== expected.join())
-    throw new LedgerInvariantError(`payment ${payment.id}: settle touched ${payer_rows}/${payee_rows} accounts and wrote ${entry_rows} entries`);
-  // Another settle of another payment took this key meanwhile: it must agree, else roll back.
-  if (String(recorded_rows) !== "1") await recordSettlement(tx, command);
-  return toPayment(tx, paymentRow);
 }
 
 /** Records the key for a payment already resolved, or checks the record a concurrent settle left. */

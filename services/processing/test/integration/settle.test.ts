@@ -98,6 +98,38 @@ describe("Processing.Settle (real PostgreSQL)", () => {
     }
   });
 
+  it("concurrent retries of one settle (same key): one applies, the others are replays", async () => {
+    for (let round = 0; round < 10; round++) {
+      const id = await createdPayment(`retry-race-${round}`);
+      const results = await Promise.all(Array.from({ length: 4 }, () => h.settle({ paymentId: id, outcome: APPROVED, idempotencyKey: `k-${id}` })));
+      expect(results.filter((r) => !r.replayed), `round ${round}`).to.have.length(1);
+      expect(await h.account(`retry-race-${round}`, "USD")).to.deep.equal({ balance: 9_000n, held: 0n });
+    }
+  });
+
+  it("one key raced for two payments settles only one of them", async () => {
+    for (let round = 0; round < 10; round++) {
+      const [first, second] = [await createdPayment(`key-race-a-${round}`), await createdPayment(`key-race-b-${round}`)];
+      const results = await Promise.allSettled([first, second].map((paymentId) => h.settle({ paymentId, outcome: APPROVED, idempotencyKey: `shared-${round}` })));
+      expect(results.filter((r) => r.status === "fulfilled"), `round ${round}`).to.have.length(1);
+      // The loser learns the key is taken, or (caught mid-race) is told to try again.
+      for (const r of results) if (r.status === "rejected") expect(r.reason.code).to.be.oneOf([status.FAILED_PRECONDITION, status.ABORTED]);
+      const held = [(await h.account(`key-race-a-${round}`, "USD")).held, (await h.account(`key-race-b-${round}`, "USD")).held];
+      expect(held.sort()).to.deep.equal([0n, 1_000n]);
+    }
+  });
+
+  it("settles many payments of one payer and one provider at once without deadlocks", async () => {
+    await h.fund("busy-payer", "USD", 100_000n);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++)
+      ids.push((await h.hold(holdRequest({ userId: "busy-payer", idempotencyKey: `busy-${i}`, amount: { currencyCode: "USD", amountMinor: 100n } }))).payment!.id);
+    await Promise.all(
+      ids.map((paymentId, i) => h.settle(i % 2 ? { paymentId, outcome: APPROVED } : { paymentId, outcome: REJECTED, rejectReason: DECLINED })),
+    );
+    expect(await h.account("busy-payer", "USD")).to.deep.equal({ balance: 99_000n, held: 0n });
+  });
+
   it("answers NOT_FOUND for an unknown payment and INVALID_ARGUMENT for malformed requests", async () => {
     await expectStatus(h.settle({ paymentId: "0190a2b4-0000-7000-8000-000000000000" }), status.NOT_FOUND);
     await expectStatus(h.settle({ paymentId: "not-a-uuid" }), status.INVALID_ARGUMENT, "payment_id");

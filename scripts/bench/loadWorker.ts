@@ -1,0 +1,66 @@
+import { parentPort, workerData } from "node:worker_threads";
+import * as grpc from "@grpc/grpc-js";
+import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
+import { runClosedLoop, runOpenLoop, type LiveCounters, type LoadResult, type LoadTarget } from "./load.js";
+import type { LoadCommand, LoadWorkerData } from "./loadGenerator.js";
+
+/**
+ * The load generator's own thread (see loadGenerator.ts): nothing but the gRPC clients and
+ * the pre-signed tokens live here, so its event loop and its small heap are not stalled by
+ * the benchmark's database probes or by collections of the main thread's large heap.
+ */
+const data = workerData as LoadWorkerData;
+const counters = new Int32Array(data.counters);
+
+/** Writes the live counts where the main thread reads them. */
+const live: LiveCounters = {
+  get sent() {
+    return Atomics.load(counters, 0);
+  },
+  set sent(value: number) {
+    Atomics.store(counters, 0, value);
+  },
+  get accepted() {
+    return Atomics.load(counters, 1);
+  },
+  set accepted(value: number) {
+    Atomics.store(counters, 1, value);
+  },
+};
+
+const metadata = data.tokens.map((token) => {
+  const md = new grpc.Metadata();
+  md.set("authorization", `Bearer ${token}`);
+  return md;
+});
+// A local subchannel pool per client: otherwise grpc-js shares one TCP connection among them.
+const clients = Array.from(
+  { length: data.channels },
+  () => new PaymentServiceClient(data.paymentAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+);
+const target: LoadTarget = {
+  clients,
+  metadataFor: (n) => metadata[n % metadata.length]!,
+  amountMinor: BigInt(data.amountMinor),
+  deadlineMs: data.deadlineMs,
+};
+
+function run(command: Exclude<LoadCommand, { kind: "close" }>): Promise<LoadResult> {
+  live.sent = 0;
+  live.accepted = 0;
+  return command.kind === "open"
+    ? runOpenLoop(target, command.runKey, command.ratePerS, command.durationMs, live)
+    : runClosedLoop(target, command.runKey, command.concurrency, command.durationMs, live);
+}
+
+parentPort!.on("message", (command: LoadCommand) => {
+  if (command.kind === "close") {
+    clients.forEach((client) => client.close());
+    parentPort!.close();
+    return;
+  }
+  run(command).then(
+    (result) => parentPort!.postMessage({ ok: true, result }),
+    (err: unknown) => parentPort!.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+});
