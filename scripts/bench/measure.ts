@@ -3,6 +3,7 @@ import type { ServiceName } from "../lib/childProcess.js";
 import type { LiveCounters, LoadResult } from "./load.js";
 import type { PgClient } from "./pg.js";
 import { cpuDeltaMs, snapshotCpu, type CpuSnapshot } from "./procStats.js";
+import { ServerLatencyProbe, type ServerLatency } from "./serverLatency.js";
 import type { SystemUnderTest } from "./systemUnderTest.js";
 
 /** Processes whose CPU is charged to the payments of a run. */
@@ -25,6 +26,8 @@ export interface RunResult extends LoadResult {
   createToTerminalMs: { p50: number; p99: number };
   cpuMsPerPayment: Partial<Record<CpuOwner, number>>;
   commitsPerPayment: number;
+  /** The services' own timing of the run's calls (empty for a system whose metrics are not reachable). */
+  serverLatency: ServerLatency;
   /** Database terminal count and client accepted count, about once a second. */
   timeline: Array<{ tMs: number; accepted: number; terminal: number }>;
 }
@@ -94,6 +97,8 @@ export async function measureRun(
   live: LiveCounters,
   load: () => Promise<LoadResult>,
 ): Promise<RunResult> {
+  const latencyProbe = new ServerLatencyProbe(system.metricsPorts);
+  const latencyBefore = await latencyProbe.snapshot();
   const before = await snapshot(system, probe);
   const timeline: RunResult["timeline"] = [];
   const startedWall = Date.now();
@@ -120,6 +125,7 @@ export async function measureRun(
   }
   sampling = false;
   await sampler;
+  const latencyAfter = await latencyProbe.snapshot();
   // Backends report their commit counts to pg_stat_database up to a second late.
   await sleep(1200);
   const after = await snapshot(system, probe);
@@ -158,6 +164,7 @@ export async function measureRun(
     createToTerminalMs: { p50: stats!.p50 ?? Number.NaN, p99: stats!.p99 ?? Number.NaN },
     cpuMsPerPayment,
     commitsPerPayment: (after.commits - before.commits) / payments,
+    serverLatency: ServerLatencyProbe.between(latencyBefore, latencyAfter),
     timeline,
   };
 }

@@ -1,5 +1,6 @@
 import type { CeilingResult } from "./ceiling.js";
 import type { CpuOwner, RunResult } from "./measure.js";
+import { TIMED_RPCS } from "./serverLatency.js";
 
 /** A target the issue set, checked against one run's figures. */
 export interface TargetCheck {
@@ -107,6 +108,21 @@ export function formatReport(input: {
     ),
     "",
   );
+  if (input.runs.some((run) => Object.keys(run.serverLatency).length > 0)) {
+    out.push(
+      "Server-side time (the services' grpc_server_handling_seconds histograms, estimated within buckets), beside the client's:",
+      table(
+        ["run", "client p50", "client p99", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
+        input.runs.map((run) => [
+          run.name,
+          f(run.latencyMs.p50, 2),
+          f(run.latencyMs.p99, 2),
+          ...TIMED_RPCS.flatMap((rpc) => [f(run.serverLatency[rpc.label]?.p50, 2), f(run.serverLatency[rpc.label]?.p99, 2)]),
+        ]),
+      ),
+      "",
+    );
+  }
   const errorRuns = input.runs.filter((run) => Object.keys(run.errors).length > 0);
   for (const run of errorRuns) out.push(`errors in ${run.name}: ${Object.entries(run.errors).map(([k, v]) => `${k} x${v}`).join(", ")}`);
   out.push(`peak RSS (VmHWM): ${Object.entries(input.peakRss).map(([name, bytes]) => `${name} ${f((bytes ?? 0) / MB, 0)} MB`).join(", ") || "n/a"}`, "");

@@ -5,6 +5,7 @@ import { loadOrCreateDevKeys, type DevKeys } from "@payments/common/auth/devKeys
 import { defaultDataDir } from "@payments/common/paths";
 import { RunningSystem, TEST_NATS_URL } from "../../test/support/system.js";
 import { serviceEntry, type ServiceName } from "../lib/childProcess.js";
+import { freePort } from "../lib/freePort.js";
 import { repoRoot } from "@payments/common/paths";
 import type { BenchOptions } from "./options.js";
 import { pidListeningOn, pidsByCommandLine } from "./procStats.js";
@@ -19,6 +20,8 @@ export interface SystemUnderTest {
   description: string;
   /** Pid of each service process found on this machine. */
   servicePids(): Partial<Record<ServiceName, number>>;
+  /** Ports of the services' /metrics endpoints, where the benchmark can read them. */
+  metricsPorts: Partial<Record<"payment" | "processing", number>>;
   /** Pid of the NATS server, when it runs on this machine. */
   natsPid(): number | undefined;
   stop(): Promise<void>;
@@ -34,6 +37,8 @@ const SERVICES: ServiceName[] = ["payment", "processing", "gateway"];
  */
 export async function startSystem(options: BenchOptions, profileDir: string): Promise<SystemUnderTest> {
   const common: Record<string, string> = { LOG_LEVEL: "warn" };
+  // Metrics on, as in production: the cost is measured, and the histograms tell server time apart.
+  const metricsPorts = { payment: await freePort(), processing: await freePort() };
   if (options.profile) {
     // Node refuses --cpu-prof in NODE_OPTIONS; a preloaded module runs the same profiler.
     common.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import ${pathToFileURL(path.join(import.meta.dirname, "cpuProfiler.mjs")).href}`.trim();
@@ -48,8 +53,8 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
   const system = await RunningSystem.start({
     built,
     env: {
-      payment: { ...common },
-      processing: { ...common, DB_POOL_MAX: String(options.dbPool) },
+      payment: { ...common, METRICS_PORT: String(metricsPorts.payment) },
+      processing: { ...common, METRICS_PORT: String(metricsPorts.processing), DB_POOL_MAX: String(options.dbPool) },
       gateway: {
         ...common,
         PROVIDER_LATENCY_MS: String(options.providerLatencyMs),
@@ -63,6 +68,7 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
     paymentAddress: `127.0.0.1:${system.ports.payment}`,
     databaseUrl: system.databaseUrl,
     keys: await loadOrCreateDevKeys(system.keysDir),
+    metricsPorts,
     description: `services started here against PostgreSQL ${new URL(system.databaseUrl).host} (database ${new URL(system.databaseUrl).pathname.slice(1)}) and NATS ${TEST_NATS_URL} (stream ${system.stream})`,
     servicePids: () =>
       Object.fromEntries(SERVICES.map((name) => [name, pidsByCommandLine(path.relative(repoRoot, serviceEntry(name, built)), process.pid)[0]]).filter(([, pid]) => pid)),
@@ -78,6 +84,8 @@ export async function targetSystem(options: BenchOptions): Promise<SystemUnderTe
     paymentAddress: options.target!,
     databaseUrl: options.databaseUrl!,
     keys: await loadOrCreateDevKeys(options.devKeysDir ?? path.join(defaultDataDir, "dev-keys")),
+    // Where a running system exports its metrics is not known here.
+    metricsPorts: {},
     description: `running system at ${options.target} (database ${options.databaseUrl!.replace(/:[^:@/]*@/, ":***@")})`,
     servicePids: () => {
       const pids: Partial<Record<ServiceName, number>> = {};
