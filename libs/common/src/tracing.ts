@@ -14,6 +14,7 @@ import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AlwaysOffSampler,
   BatchSpanProcessor,
   NodeTracerProvider,
   SimpleSpanProcessor,
@@ -59,14 +60,21 @@ export interface RunningTracing {
 
 /**
  * Registers the global tracer provider, the W3C trace-context propagator and the
- * AsyncLocalStorage context manager. With the exporter "none" spans are still created (and
- * their ids propagated and logged), just not exported.
+ * AsyncLocalStorage context manager. With the exporter "none" every span still has its
+ * trace and span ids (propagated and logged), but none is recorded: timing and attributes
+ * nobody exports would only cost CPU on every call. With an exporter, OTEL_TRACES_SAMPLER
+ * decides; its default follows the caller's sampled flag, so set the exporter on all three
+ * services (a call from a service without one arrives marked "not sampled").
  */
 export function startTracing(settings: TracingSettings): RunningTracing {
   const spanProcessors: SpanProcessor[] = [];
   if (settings.exporter === "console") spanProcessors.push(new SimpleSpanProcessor(new JsonLineSpanExporter()));
   if (settings.exporter === "otlp") spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpEndpoint })));
-  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": settings.serviceName }), spanProcessors });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": settings.serviceName }),
+    spanProcessors,
+    ...(settings.exporter === "none" ? { sampler: new AlwaysOffSampler() } : {}),
+  });
   provider.register();
   return { shutdown: () => provider.shutdown() };
 }
