@@ -5,6 +5,7 @@ import type { PgClient } from "./pg.js";
 import { cpuDeltaMs, snapshotCpu, type CpuSnapshot } from "./procStats.js";
 import { ServerLatencyProbe, type ServerLatency } from "./serverLatency.js";
 import type { SystemUnderTest } from "./systemUnderTest.js";
+import { sampleWaits, type WaitProfile } from "./waitEvents.js";
 
 /** Processes whose CPU is charged to the payments of a run. */
 export type CpuOwner = ServiceName | "postgres" | "nats" | "loadgen";
@@ -26,6 +27,8 @@ export interface RunResult extends LoadResult {
   createToTerminalMs: { p50: number; p99: number };
   cpuMsPerPayment: Partial<Record<CpuOwner, number>>;
   commitsPerPayment: number;
+  /** What PostgreSQL's busy backends waited for while the load ran. */
+  waits: WaitProfile;
   /** The services' own timing of the run's calls (empty for a system whose metrics are not reachable). */
   serverLatency: ServerLatency;
   /** Database terminal count and client accepted count, about once a second. */
@@ -111,7 +114,9 @@ export async function measureRun(
     }
   })();
 
-  const result = await load();
+  let loading = true;
+  const waits = sampleWaits(probe, () => loading);
+  const result = await load().finally(() => (loading = false));
   const loadEndWall = startedWall + result.durationS * 1000;
 
   const drainStarted = Date.now();
@@ -165,6 +170,7 @@ export async function measureRun(
     cpuMsPerPayment,
     commitsPerPayment: (after.commits - before.commits) / payments,
     serverLatency: ServerLatencyProbe.between(latencyBefore, latencyAfter),
+    waits: await waits,
     timeline,
   };
 }

@@ -40,7 +40,7 @@ fractions of it. Prints a table; writes bench-results/latest.json and latest.svg
   --users N                 funded users the load is spread over (2000)
   --hot                     all payments from one account with a big balance
   --rate R[,R…]             open-loop runs at these rates (payments/s) instead of the search
-  --concurrency C[,C…]      closed-loop callers; the best run is the maximum (16)
+  --concurrency C[,C…]      closed-loop callers; the best run is the maximum (16,32)
   --fractions F[,F…]        open-loop rates as fractions of the maximum (0.25,0.5,0.75)
   --duration S              seconds per run (15)
   --warmup S                closed-loop warm-up before measuring, not reported (3)
@@ -111,7 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     users: Math.round(one(values.users, 2000, "users")),
     hot: values.hot ?? false,
     rates: numbers(values.rate, [], "rate"),
-    concurrencies: numbers(values.concurrency, [16], "concurrency").map(Math.round),
+    concurrencies: numbers(values.concurrency, [16, 32], "concurrency").map(Math.round),
     fractions: numbers(values.fractions, [0.25, 0.5, 0.75], "fractions"),
     durationMs: durationS * 1000,
     warmupMs: one(values.warmup, 3, "warmup", true) * 1000,

@@ -123,6 +123,15 @@ export function formatReport(input: {
       "",
     );
   }
+  const groups = ["cpu", "wal", "lock", "io", "client", "other"];
+  out.push(
+    "PostgreSQL backends of this database while the load ran (sampled every 100 ms): busy on average, and what they were doing (cpu: running or waiting for a core; wal: a commit waiting for the WAL flush):",
+    table(
+      ["run", "busy", ...groups],
+      input.runs.map((run) => [run.name, f(run.waits.meanActive, 1), ...groups.map((g) => `${f(100 * (run.waits.shares[g] ?? 0), 0)}%`)]),
+    ),
+    "",
+  );
   const errorRuns = input.runs.filter((run) => Object.keys(run.errors).length > 0);
   for (const run of errorRuns) out.push(`errors in ${run.name}: ${Object.entries(run.errors).map(([k, v]) => `${k} x${v}`).join(", ")}`);
   out.push(`peak RSS (VmHWM): ${Object.entries(input.peakRss).map(([name, bytes]) => `${name} ${f((bytes ?? 0) / MB, 0)} MB`).join(", ") || "n/a"}`, "");
