@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
@@ -54,11 +55,13 @@ export interface HandOverOptions {
 
 /**
  * Publishes in the background with retries, so the client never waits for the broker.
- * A hand-over that still fails is logged; the payment stays CREATED until a client retry
- * re-publishes it (and, later, the outbox does).
+ * A hand-over that still fails (or is cut short by shutdown) is logged; the payment stays
+ * CREATED until a client retry or the gateway's reconciler hands it over again.
  */
 export class PaymentHandOver {
   private readonly pending = new Set<Promise<void>>();
+  /** Ends the waits between retries at shutdown, so no timer outlives the service. */
+  private readonly stopping = new AbortController();
   private readonly attempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -84,15 +87,20 @@ export class PaymentHandOver {
     return this.pending.size;
   }
 
-  /** Waits for the hand-overs in progress, up to `timeoutMs` (used before closing NATS). */
+  /**
+   * Waits for the hand-overs in progress, up to `timeoutMs`, then gives up the retries still
+   * waiting for their next attempt (used before closing NATS).
+   */
   async settle(timeoutMs: number): Promise<void> {
-    if (this.pending.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([Promise.allSettled([...this.pending]), timeout]);
-    clearTimeout(timer);
+    if (this.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+      clearTimeout(timer);
+    }
+    this.stopping.abort();
   }
 
   private async run(event: PaymentCreated): Promise<void> {
@@ -101,13 +109,17 @@ export class PaymentHandOver {
         await this.publisher.publish(event);
         return;
       } catch (err) {
-        if (attempt >= this.attempts) {
+        if (attempt >= this.attempts || this.stopping.signal.aborted) {
           this.log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
           return;
         }
         const delay = Math.min(this.baseDelayMs * 2 ** (attempt - 1), this.maxDelayMs);
         this.log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const waited = await sleep(delay, true, { signal: this.stopping.signal }).catch(() => false);
+        if (!waited) {
+          this.log.warn({ paymentId: event.paymentId, attempts: attempt }, "shutting down: PaymentCreated hand-over left to the reconciler");
+          return;
+        }
       }
     }
   }
