@@ -166,6 +166,16 @@ export function extractTraceContext<C>(carrier: C, get: (carrier: C, key: string
   return propagation.extract(context.active(), carrier, getter);
 }
 
+/** The active context as a W3C traceparent, to store and continue later; undefined outside a trace. */
+export function activeTraceParent(): string | undefined {
+  return injectTraceContext<Record<string, string>>({}, (carrier, key, value) => (carrier[key] = value)).traceparent;
+}
+
+/** A context whose parent is `traceParent` (as stored by {@link activeTraceParent}); the active one when it is empty or malformed. */
+export function contextOfTraceParent(traceParent: string): Context {
+  return traceParent ? extractTraceContext({ traceparent: traceParent }, (carrier, key) => carrier[key as "traceparent"]) : context.active();
+}
+
 /** The trace and span id of the active span, for log lines; undefined outside a trace. */
 export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
   const span = trace.getActiveSpan();

@@ -15,6 +15,7 @@ import { claimStalePayments, flagForReview, listPaymentsUnderReview } from "./re
 import { toBalance, toPaymentMessage, toPaymentRecord } from "./handlers/protoMapping.js";
 import { requireUserId, toClaimStale, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
 import { verifiedCaller } from "@payments/common/grpc/serviceAuth";
+import { activeTraceParent } from "@payments/common/tracing";
 
 export interface ProcessingDeps {
   orm: MikroORM;
@@ -29,7 +30,8 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
   const em = () => orm.em.fork();
   const implementation: ProcessingServiceServer = {
     hold: unary(log, "Hold", async (request) => {
-      const command = toHoldCommand(request);
+      // The Hold's own span context is kept with the payment: a second hand-over continues from it.
+      const command = { ...toHoldCommand(request), traceParent: activeTraceParent() };
       const result = await holdPayment(em(), command);
       crashPoint("processing.after-hold-commit");
       log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");

@@ -4,7 +4,7 @@ import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { callUnary } from "@payments/common/grpc/client";
 import { paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
-import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
+import { contextOfTraceParent, injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import type { PaymentRecord, ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 
@@ -57,10 +57,15 @@ export function startHandOverReconciler(
       amount: payment.amount,
       createTime: payment.createTime,
     };
-    // A new trace: the original one is not stored with the payment. The gateway's work joins this one.
+    // A child of the Hold that created the payment (Processing keeps its traceparent), so the
+    // second hand-over and the gateway's work on it stay in the payment's one trace.
     const ack = await withSpan(
       `${subject} publish`,
-      { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": payment.id, "payment.republished": true } },
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": payment.id, "payment.republished": true },
+        parent: contextOfTraceParent(record.traceParent),
+      },
       () =>
         js.publish(subject, PaymentCreated.encode(event).finish(), {
           msgID: payment.id,

@@ -40,7 +40,7 @@ export class FakeProcessing {
       claimStalePayments: (_call: unknown, callback: grpc.sendUnaryData<ClaimStalePaymentsResponse>) => callback(null, { payments: [] }),
       flagForReview: (call: grpc.ServerUnaryCall<FlagForReviewRequest, FlagForReviewResponse>, callback: grpc.sendUnaryData<FlagForReviewResponse>) => {
         this.flagged.push(call.request);
-        callback(null, { payment: { userId: "user-1", payment: undefined, reviewReason: call.request.reason, reviewTime: new Date() }, flagged: true });
+        callback(null, { payment: { userId: "user-1", payment: undefined, reviewReason: call.request.reason, reviewTime: new Date(), traceParent: "" }, flagged: true });
       },
       settle: (call: grpc.ServerUnaryCall<SettleRequest, SettleResponse>, callback: grpc.sendUnaryData<SettleResponse>) => {
         this.calls.push(call.request);

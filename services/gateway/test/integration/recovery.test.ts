@@ -6,7 +6,9 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { pino } from "pino";
+import { context, propagation, trace } from "@opentelemetry/api";
 import { callUnary } from "@payments/common/grpc/client";
+import { activeTraceIds, startTracing, withSpan } from "@payments/common/tracing";
 import { repoRoot } from "@payments/common/paths";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import { PaymentStatus, RejectReason, type Payment } from "@payments/contracts/gen/payments/v1/payment";
@@ -110,6 +112,27 @@ describe("recovery: reconciler, expired holds, parked payments (real Processing,
     expect(settled.status).to.equal(PaymentStatus.PAYMENT_STATUS_APPROVED);
     expect(Date.now() - started, "within stale-after + a few intervals").to.be.below(3_000);
     expect(await stub.chargeCount(payment.id)).to.equal(1);
+  });
+
+  it("continues the payment's trace when it hands a lost payment over again", async () => {
+    // Tracing registered for this test only (ids propagated, nothing recorded), then removed.
+    const tracing = startTracing({ serviceName: "recovery-test", exporter: "none" });
+    try {
+      let traceId = "";
+      const payment = await withSpan("client", {}, async () => {
+        traceId = activeTraceIds()!.traceId;
+        return hold(); // Processing keeps the Hold's traceparent with the payment
+      });
+      const republished = nc.subscribe(`${stream}.created`, { max: 1, timeout: 5_000 });
+      await startGatewayWith(counting(stub), { GATEWAY_RECONCILE_INTERVAL_MS: "200", GATEWAY_STALE_AFTER_MS: "300" });
+      for await (const message of republished) expect(message.headers?.get("traceparent")).to.match(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
+      expect((await untilTerminal(payment.id, 5_000)).status).to.equal(PaymentStatus.PAYMENT_STATUS_APPROVED);
+    } finally {
+      await tracing.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
   });
 
   it("settles an expired hold APPROVED when the provider had charged, without charging again", async () => {

@@ -6,6 +6,7 @@ import { PaymentSchema } from "./entities/payment.entity.js";
 import { SettlementSchema } from "./entities/settlement.entity.js";
 import { Migration20261124000000_initial } from "./migrations/Migration20261124000000_initial.js";
 import { Migration20261125000000_recovery } from "./migrations/Migration20261125000000_recovery.js";
+import { Migration20261126000000_traceContext } from "./migrations/Migration20261126000000_traceContext.js";
 
 /**
  * MikroORM configuration. Migrations are listed here rather than discovered from the
@@ -20,6 +21,7 @@ export function createOrmConfig(options: { databaseUrl: string; poolMax: number 
       migrationsList: [
         { name: "Migration20261124000000_initial", class: Migration20261124000000_initial },
         { name: "Migration20261125000000_recovery", class: Migration20261125000000_recovery },
+        { name: "Migration20261126000000_traceContext", class: Migration20261126000000_traceContext },
       ],
       transactional: true,
       silent: true,

@@ -44,6 +44,7 @@ export function toPaymentRecord(payment: Payment): PaymentRecord {
     payment: toPaymentMessage(payment),
     reviewReason: payment.reviewReason ?? "",
     reviewTime: payment.reviewSince ?? undefined,
+    traceParent: payment.traceParent ?? "",
   };
 }
 

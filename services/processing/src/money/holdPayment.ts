@@ -15,6 +15,8 @@ export interface HoldCommand {
   details: Record<string, unknown>;
   amountMinor: bigint;
   currency: string;
+  /** W3C traceparent of the call, stored with the payment; undefined outside a trace. */
+  traceParent?: string;
 }
 
 export interface HoldResult {
@@ -43,8 +45,8 @@ export async function holdPayment(em: EntityManager, command: HoldCommand): Prom
        select id from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER'),
      inserted as (
        insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
-                             service_id, details, amount_minor, currency, status, created_at, updated_at)
-       select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now()
+                             service_id, details, amount_minor, currency, status, created_at, updated_at, trace_parent)
+       select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now(), :traceParent
        from payer, payee where payer.covered
        on conflict (user_id, idempotency_key) do nothing
        returning *),
@@ -71,6 +73,7 @@ export async function holdPayment(em: EntityManager, command: HoldCommand): Prom
       amount: command.amountMinor.toString(),
       currency: command.currency,
       provider: providerAccountOwner(command.serviceId),
+      traceParent: command.traceParent ?? null,
     },
   );
   const { payer_found: payerFound, covered, inserted, ...paymentRow } = row!;

@@ -28,6 +28,8 @@ export interface Payment {
   reviewReason?: string | null;
   /** Since when it is parked; null when it is not. */
   reviewSince?: Date | null;
+  /** W3C traceparent of the Hold that created it, to continue its trace on a second hand-over. */
+  traceParent?: string | null;
 }
 
 export const PaymentSchema = new EntitySchema<Payment>({
@@ -53,5 +55,6 @@ export const PaymentSchema = new EntitySchema<Payment>({
     nudgedAt: { type: "datetime", nullable: true },
     reviewReason: { type: "text", nullable: true },
     reviewSince: { type: "datetime", nullable: true },
+    traceParent: { type: "string", length: 55, nullable: true },
   },
 });
