@@ -110,7 +110,7 @@ export function formatReport(input: {
   );
   if (input.runs.some((run) => Object.keys(run.serverLatency).length > 0)) {
     out.push(
-      "Server-side time (the services' grpc_server_handling_seconds histograms, estimated within buckets), beside the client's:",
+      "The services' own timing (grpc_server_/grpc_client_handling_seconds histograms, estimated within buckets; \"Hold in Payment\": the call as Payment saw it), beside the load generator's:",
       table(
         ["run", "client p50", "client p99", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
         input.runs.map((run) => [

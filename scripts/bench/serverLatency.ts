@@ -1,19 +1,24 @@
 /**
- * The services' own view of a run's latency: the `grpc_server_handling_seconds` histograms
- * each service exports on /metrics, read before and after the run. Set beside the client's
- * percentiles they say where a slow call spent its time: inside Processing's Hold, inside
- * Payment's CreatePayment around it, or outside both (the network, the event loop before
- * the call reached the server, the load generator).
+ * The services' own view of a run's latency: the `grpc_server_handling_seconds` and
+ * `grpc_client_handling_seconds` histograms each service exports on /metrics, read before
+ * and after the run. Set beside the client's percentiles they say where a slow call spent
+ * its time: inside Processing's Hold, between Payment and Processing (the hop and both
+ * event loops), in Payment around it, or outside Payment (the network, the event loop
+ * before the call reached the server, the load generator).
  */
 
 /** Cumulative bucket counts by upper bound in seconds (+Inf included), for one RPC. */
 type Buckets = Map<number, number>;
 
-/** The RPCs whose server-side time is reported, and the service answering each. */
+const SERVER = "grpc_server_handling_seconds";
+const CLIENT = "grpc_client_handling_seconds";
+
+/** The timings reported: which service's histogram, of which method, as server or as client. */
 export const TIMED_RPCS = [
-  { label: "CreatePayment", service: "payment", method: "CreatePayment" },
-  { label: "Hold", service: "processing", method: "Hold" },
-  { label: "Settle", service: "processing", method: "Settle" },
+  { label: "CreatePayment", service: "payment", method: "CreatePayment", metric: SERVER },
+  { label: "Hold in Payment", service: "payment", method: "Hold", metric: CLIENT },
+  { label: "Hold", service: "processing", method: "Hold", metric: SERVER },
+  { label: "Settle", service: "processing", method: "Settle", metric: SERVER },
 ] as const;
 
 export type TimedRpc = (typeof TIMED_RPCS)[number]["label"];
@@ -21,18 +26,18 @@ export type TimedRpc = (typeof TIMED_RPCS)[number]["label"];
 /** Server-side p50 and p99 in milliseconds, estimated within histogram buckets. */
 export type ServerLatency = Partial<Record<TimedRpc, { count: number; p50: number; p99: number }>>;
 
-const SAMPLE = /^grpc_server_handling_seconds_bucket\{([^}]*)\} (\S+)$/;
+const SAMPLE = /^(\w+)_bucket\{([^}]*)\} (\S+)$/;
 
-/** Sums the buckets of `method` over every status code (a failed call took its time too). */
-function parseBuckets(text: string, method: string): Buckets {
+/** Sums the buckets of `metric` for `method` over every status code (a failed call took its time too). */
+function parseBuckets(text: string, metric: string, method: string): Buckets {
   const buckets: Buckets = new Map();
   for (const line of text.split("\n")) {
     const match = SAMPLE.exec(line);
-    if (!match || !match[1]!.includes(`grpc_method="${method}"`)) continue;
-    const le = /le="([^"]+)"/.exec(match[1]!)?.[1];
+    if (!match || match[1] !== metric || !match[2]!.includes(`grpc_method="${method}"`)) continue;
+    const le = /le="([^"]+)"/.exec(match[2]!)?.[1];
     if (!le) continue;
     const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
-    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(match[2]));
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(match[3]));
   }
   return buckets;
 }
@@ -70,7 +75,7 @@ export class ServerLatencyProbe {
     const snapshot = new Map<TimedRpc, Buckets>();
     for (const rpc of TIMED_RPCS) {
       const text = texts.get(rpc.service);
-      if (text !== undefined) snapshot.set(rpc.label, parseBuckets(text, rpc.method));
+      if (text !== undefined) snapshot.set(rpc.label, parseBuckets(text, rpc.metric, rpc.method));
     }
     return snapshot;
   }

@@ -151,6 +151,9 @@ describe("observability: metrics, trace propagation, log correlation and depende
     expect(sample(payment, "grpc_server_handled_total", { grpc_method: "GetAccount", grpc_code: "UNAUTHENTICATED" })).to.equal(1);
     expect(sample(payment, "payments_created_total", { service_id: "mobile-top-up", currency: "USD" })).to.equal(1);
     expect(sample(payment, "process_cpu_user_seconds_total")).to.be.a("number");
+    // The same Hold as Payment saw it, network and both event loops included.
+    const holdCall = { grpc_service: "payments.processing.v1.ProcessingService", grpc_method: "Hold", grpc_code: "OK" };
+    expect(sample(payment, "grpc_client_handling_seconds_count", holdCall)).to.equal(1);
 
     const processing = await scrape("processing");
     const hold = { grpc_service: "payments.processing.v1.ProcessingService", grpc_method: "Hold", grpc_code: "OK" };
@@ -172,6 +175,7 @@ describe("observability: metrics, trace propagation, log correlation and depende
       return sample(text, "gateway_consumer_lag", { stream: system.stream, consumer: "gateway" }) === 0 ? text : undefined;
     });
     expect(sample(gateway, "gateway_provider_calls_total", { call: "charge", result: "APPROVED" })).to.equal(1);
+    expect(sample(gateway, "grpc_client_handling_seconds_count", { grpc_method: "Settle", grpc_code: "OK" })).to.equal(1);
     expect(sample(gateway, "gateway_redeliveries_total")).to.equal(0);
   });
 

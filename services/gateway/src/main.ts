@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { createServiceTokenSigner, loadServiceSigningKey, serviceTokenInterceptor } from "@payments/common/auth/serviceTokens";
 import { internalChannelOptions } from "@payments/common/internalTransport";
+import { rpcClientMetricsInterceptor } from "@payments/common/grpc/observability";
 import { createLogger } from "@payments/common/logger";
 import { grpcDependencyCheck, natsCheck } from "@payments/common/healthChecks";
 import { startMetricsServer } from "@payments/common/metrics";
@@ -28,7 +29,7 @@ try {
   const processing = new ProcessingServiceClient(
     config.processingAddr,
     grpc.credentials.createInsecure(),
-    internalChannelOptions(config.processingAddr, { interceptors: [serviceTokenInterceptor(signer)] }),
+    internalChannelOptions(config.processingAddr, { interceptors: [rpcClientMetricsInterceptor, serviceTokenInterceptor(signer)] }),
   );
   const stubOptions = {
     latencyMs: config.provider.latencyMs,

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { callUnary } from "@payments/common/grpc/client";
 import { internalChannelOptions } from "@payments/common/internalTransport";
+import { rpcClientMetricsInterceptor } from "@payments/common/grpc/observability";
 import { serviceTokenInterceptor, type ServiceTokenSigner } from "@payments/common/auth/serviceTokens";
 import {
   ProcessingServiceClient,
@@ -40,7 +41,7 @@ export function createProcessingClient(address: string, deadlineMs: number, sign
     internalChannelOptions(address, {
       // Reconnect quickly after a Processing restart instead of backing off for long.
       "grpc.max_reconnect_backoff_ms": 2000,
-      interceptors: signer ? [serviceTokenInterceptor(signer)] : [],
+      interceptors: [rpcClientMetricsInterceptor, ...(signer ? [serviceTokenInterceptor(signer)] : [])],
     }),
   );
   const options = { deadlineMs };
