@@ -30,6 +30,8 @@ export interface LoadResult {
   /** Failed calls by gRPC status name. */
   errors: Record<string, number>;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Open loop: how late calls were sent after their due time (the load generator's own delay, part of the latency above). */
+  sendLagMs?: { p50: number; p99: number; max: number };
 }
 
 /** Counters a sampler may read while a run is going. */
@@ -100,11 +102,13 @@ export async function runOpenLoop(target: LoadTarget, runKey: string, ratePerS: 
   const total = Math.max(1, Math.round((ratePerS * durationMs) / 1000));
   const intervalMs = 1000 / ratePerS;
   const inFlight = new Set<Promise<void>>();
+  const lags = new Float64Array(total);
   const started = performance.now();
   let n = 0;
   while (n < total) {
     const now = performance.now();
     for (; n < total && started + n * intervalMs <= now; n++) {
+      lags[n] = now - (started + n * intervalMs);
       const call = recorder.call(target, runKey, n, started + n * intervalMs);
       inFlight.add(call);
       void call.finally(() => inFlight.delete(call));
@@ -113,7 +117,11 @@ export async function runOpenLoop(target: LoadTarget, runKey: string, ratePerS: 
   }
   const sendWindowS = (performance.now() - started) / 1000;
   await Promise.all(inFlight);
-  return recorder.result({ mode: "open", offeredPerS: ratePerS, runKey }, Math.max(sendWindowS, durationMs / 1000));
+  lags.sort();
+  return {
+    ...recorder.result({ mode: "open", offeredPerS: ratePerS, runKey }, Math.max(sendWindowS, durationMs / 1000)),
+    sendLagMs: { p50: percentile(lags, 0.5), p99: percentile(lags, 0.99), max: lags[lags.length - 1] ?? Number.NaN },
+  };
 }
 
 /** Closed loop: `concurrency` callers, each sending its next payment once the last is answered. */

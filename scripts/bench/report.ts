@@ -112,9 +112,10 @@ export function formatReport(input: {
     out.push(
       "The services' own timing (grpc_server_/grpc_client_handling_seconds histograms, estimated within buckets; \"Hold in Payment\": the call as Payment saw it), beside the load generator's:",
       table(
-        ["run", "client p50", "client p99", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
+        ["run", "send lag p99", "client p50", "client p99", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
         input.runs.map((run) => [
           run.name,
+          f(run.sendLagMs?.p99, 2),
           f(run.latencyMs.p50, 2),
           f(run.latencyMs.p99, 2),
           ...TIMED_RPCS.flatMap((rpc) => [f(run.serverLatency[rpc.label]?.p50, 2), f(run.serverLatency[rpc.label]?.p99, 2)]),

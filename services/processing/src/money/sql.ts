@@ -1,9 +1,27 @@
-import type { EntityManager } from "@mikro-orm/postgresql";
+import type { EntityManager, Knex } from "@mikro-orm/postgresql";
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 
-/** Runs one SQL statement inside the entity manager's current transaction and returns its rows. */
+/**
+ * Runs one SQL statement through MikroORM's knex instance, inside the entity manager's
+ * current transaction if it has one, and returns its rows. The values travel as bound
+ * parameters; `em.execute()` would first inline them into the SQL text, which on the
+ * Hold and Settle statements cost Processing a third of its allocations (measured with the
+ * benchmark's heap sampling). Driver errors come back as MikroORM's exceptions, as from
+ * `em.execute()` (UniqueConstraintViolationException, …).
+ */
+async function run<Row>(em: EntityManager, statement: Knex.Raw): Promise<Row[]> {
+  const transaction = em.getTransactionContext<Knex.Transaction>();
+  if (transaction) statement.transacting(transaction);
+  try {
+    return ((await statement) as unknown as { rows: Row[] }).rows;
+  } catch (err) {
+    throw err instanceof Error ? em.getDriver().convertException(err) : err;
+  }
+}
+
+/** One SQL statement with positional bindings (`?`). */
 export function query<Row = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<Row[]> {
-  return em.execute<Row[]>(sql, params as never[], "all");
+  return run<Row>(em, em.getKnex().raw(sql, params as Knex.RawBinding[]));
 }
 
 /**
@@ -11,7 +29,7 @@ export function query<Row = Record<string, unknown>>(em: EntityManager, sql: str
  * more than once. Casts must be written `cast(:x as uuid)`: `::` would read as a binding.
  */
 export function namedQuery<Row = Record<string, unknown>>(em: EntityManager, sql: string, bindings: Record<string, unknown>): Promise<Row[]> {
-  return em.execute<Row[]>(em.getKnex().raw(sql, bindings as Record<string, never>), [], "all");
+  return run<Row>(em, em.getKnex().raw(sql, bindings as Knex.ValueDict));
 }
 
 /** Maps a raw `payments` row (as returned by `returning *`) to the entity. */
