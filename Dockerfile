@@ -4,10 +4,11 @@
 # SERVICE picks the default command (payment | processing | gateway); compose may override it.
 ARG NODE_VERSION=24
 
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+# The package manifests alone, so that each stage's dependency layer is reused until the lock
+# file changes. npm ci needs every workspace listed in the lock file: a new workspace needs its
+# line here.
+FROM node:${NODE_VERSION}-bookworm-slim AS manifests
 WORKDIR /app
-# Manifests first, so the dependency layer is reused until the lock file changes. npm ci needs
-# every workspace listed in the lock file: a new workspace needs its line here and below.
 COPY package.json package-lock.json ./
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/catalog/package.json libs/catalog/
@@ -16,6 +17,10 @@ COPY libs/testing/package.json libs/testing/
 COPY services/payment/package.json services/payment/
 COPY services/processing/package.json services/processing/
 COPY services/gateway/package.json services/gateway/
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY --from=manifests /app ./
 # Install scripts are skipped: `prepare` (code generation) needs the protos, copied below, and
 # no other package needs its script for this build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -25,15 +30,9 @@ COPY libs libs
 COPY services services
 COPY scripts scripts
 RUN npm run generate
-# Libraries before services: with "customConditions": [] each workspace compiles against the
-# dist/*.d.ts of the ones it imports.
-RUN npm run build -w @payments/contracts \
- && npm run build -w @payments/catalog \
- && npm run build -w @payments/common \
- && npm run build -w @payments/processing \
- && npm run build -w @payments/payment \
- && npm run build -w @payments/gateway \
- && npx tsc -p scripts/tsconfig.build.json
+# Libraries before services (the root build script's order): with "customConditions": [] each
+# workspace compiles against the dist/*.d.ts of the ones it imports.
+RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -41,14 +40,7 @@ ENV NODE_ENV=production
 # collections (see SERVICE_HEAP_FLAG in scripts/lib/childProcess.ts); override it here.
 ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY libs/contracts/package.json libs/contracts/
-COPY libs/catalog/package.json libs/catalog/
-COPY libs/common/package.json libs/common/
-COPY libs/testing/package.json libs/testing/
-COPY services/payment/package.json services/payment/
-COPY services/processing/package.json services/processing/
-COPY services/gateway/package.json services/gateway/
+COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/libs/contracts/dist libs/contracts/dist
 COPY --from=build /app/libs/catalog/dist libs/catalog/dist
