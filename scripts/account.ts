@@ -2,15 +2,12 @@
 import { parseArgs } from "node:util";
 import { callUnary } from "@payments/common/grpc/client";
 import { formatMinor } from "./lib/amount.js";
-import { authMetadata, createPaymentClient, DEFAULT_PAYMENT_ADDR, resolveToken, runCli } from "./lib/cli.js";
+import { authMetadata, CALLER_OPTIONS, createPaymentClient, resolveToken, runCli } from "./lib/cli.js";
 
 runCli(async () => {
   const { values } = parseArgs({
     options: {
-      user: { type: "string" },
-      token: { type: "string" },
-      addr: { type: "string", default: DEFAULT_PAYMENT_ADDR },
-      help: { type: "boolean", short: "h" },
+      ...CALLER_OPTIONS,
     },
   });
   if (values.help) {

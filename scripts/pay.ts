@@ -15,7 +15,7 @@ import { AmountError, formatMinor, parseAmount } from "./lib/amount.js";
 import {
   authMetadata,
   createPaymentClient,
-  DEFAULT_PAYMENT_ADDR,
+  CALLER_OPTIONS,
   describeDetails,
   describeStatus,
   formatMoney,
@@ -49,6 +49,7 @@ const EXIT_REJECTED = 2;
 runCli(async () => {
   const { values } = parseArgs({
     options: {
+      ...CALLER_OPTIONS,
       service: { type: "string" },
       phone: { type: "string" },
       contract: { type: "string" },
@@ -56,12 +57,8 @@ runCli(async () => {
       period: { type: "string" },
       amount: { type: "string" },
       currency: { type: "string" },
-      user: { type: "string" },
-      token: { type: "string" },
       key: { type: "string" },
-      addr: { type: "string", default: DEFAULT_PAYMENT_ADDR },
       timeout: { type: "string", default: "120" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {

@@ -4,7 +4,7 @@ import { callUnary } from "@payments/common/grpc/client";
 import {
   authMetadata,
   createPaymentClient,
-  DEFAULT_PAYMENT_ADDR,
+  CALLER_OPTIONS,
   describeDetails,
   describeStatus,
   formatMoney,
@@ -16,11 +16,8 @@ import {
 runCli(async () => {
   const { values } = parseArgs({
     options: {
-      user: { type: "string" },
-      token: { type: "string" },
+      ...CALLER_OPTIONS,
       limit: { type: "string", default: "20" },
-      addr: { type: "string", default: DEFAULT_PAYMENT_ADDR },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {

@@ -13,6 +13,17 @@ export const DEFAULT_PAYMENT_ADDR = process.env.PAYMENT_ADDR || "127.0.0.1:50051
 /** User ids dev tokens can be signed for, as the payment service accepts them. */
 const USER_ID_PATTERN = /^[A-Za-z0-9._@-]{1,128}$/;
 
+/**
+ * The `parseArgs` options every command of the public API takes: who calls (`--user` for a
+ * dev token, or `--token`), where (`--addr`), and `--help`.
+ */
+export const CALLER_OPTIONS = {
+  user: { type: "string" },
+  token: { type: "string" },
+  addr: { type: "string", default: DEFAULT_PAYMENT_ADDR },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** A mistake in how the command was called; printed without a stack, exit code 1. */
 export class UsageError extends Error {
   override name = "UsageError";
