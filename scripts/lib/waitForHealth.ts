@@ -18,17 +18,19 @@ export interface WaitForHealthyOptions {
 export async function waitForHealthy(address: string, timeoutMs: number, options: WaitForHealthyOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const interval = options.intervalMs ?? 200;
-  let last = "no answer yet";
+  const checkDeadlineMs = 1_000;
+  let last: string | undefined;
   for (;;) {
     options.signal?.throwIfAborted();
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new Error(`${address} was not healthy after ${timeoutMs} ms (last: ${last})`);
+    if (remaining <= 0) throw new Error(`${address} was not healthy after ${timeoutMs} ms (last: ${last ?? "no answer yet"})`);
     try {
-      const status = await checkHealth(address, { service: options.service, deadlineMs: Math.min(1_000, remaining) });
+      const status = await checkHealth(address, { service: options.service, deadlineMs: Math.min(checkDeadlineMs, remaining) });
       if (status === "SERVING") return;
       last = status;
     } catch (err) {
-      last = (err as Error).message;
+      // A check cut short by the overall timeout says nothing new: keep the answer before it.
+      if (remaining >= checkDeadlineMs || last === undefined) last = (err as Error).message;
     }
     try {
       await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), undefined, { signal: options.signal });
