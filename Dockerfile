@@ -36,12 +36,13 @@ RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
-# A heap limit keeps V8 from growing the heap to several times the live data between full
-# collections (see SERVICE_HEAP_FLAG in scripts/lib/childProcess.ts); override it here.
-ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# A heap limit keeps V8 from growing the heap to several times the live data between full
+# collections (see SERVICE_HEAP_FLAG in scripts/lib/childProcess.ts); override it here. Set
+# after npm ci, which must not run under it.
+ENV NODE_OPTIONS=--max-old-space-size=256
 COPY --from=build /app/libs/contracts/dist libs/contracts/dist
 COPY --from=build /app/libs/catalog/dist libs/catalog/dist
 COPY --from=build /app/libs/common/dist libs/common/dist

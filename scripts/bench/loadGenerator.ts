@@ -38,10 +38,13 @@ export class LoadGenerator {
   readonly live: LiveCounters;
   /** The run being waited for; the worker runs one at a time. */
   private pending?: { resolve(result: LoadResult): void; reject(err: Error): void };
-  private exited = false;
+  /** Why the worker is gone, once it is: later runs fail with it instead of waiting forever. */
+  private gone?: Error;
+  private readonly counters: Int32Array;
 
   private constructor(private readonly worker: Worker, buffer: SharedArrayBuffer) {
     const counters = new Int32Array(buffer);
+    this.counters = counters;
     this.live = {
       get sent() {
         return Atomics.load(counters, 0);
@@ -57,10 +60,7 @@ export class LoadGenerator {
       else pending?.reject(new Error(`load worker failed: ${reply.error}`));
     });
     worker.on("error", (err) => this.fail(err));
-    worker.on("exit", (code) => {
-      this.exited = true;
-      this.fail(new Error(`load worker exited (code ${code})`));
-    });
+    worker.on("exit", (code) => this.fail(new Error(`load worker exited (code ${code})`)));
   }
 
   static start(options: Omit<LoadWorkerData, "counters">): LoadGenerator {
@@ -88,7 +88,7 @@ export class LoadGenerator {
   }
 
   async close(): Promise<void> {
-    if (this.exited) return;
+    if (this.gone) return;
     this.worker.postMessage({ kind: "close" } satisfies LoadCommand);
     // A worker that does not exit on its own (a stuck channel) must not keep the benchmark alive.
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
@@ -97,7 +97,11 @@ export class LoadGenerator {
   }
 
   private run(command: LoadCommand): Promise<LoadResult> {
+    if (this.gone) return Promise.reject(this.gone);
     if (this.pending) return Promise.reject(new Error("the load worker runs one load at a time"));
+    // Zeroed before the run starts, so the first sample of the run's timeline is not the last run's.
+    Atomics.store(this.counters, 0, 0);
+    Atomics.store(this.counters, 1, 0);
     return new Promise<LoadResult>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.postMessage(command);
@@ -105,6 +109,8 @@ export class LoadGenerator {
   }
 
   private fail(err: Error): void {
+    // The first reason is the one worth reporting ("error" comes before "exit").
+    this.gone ??= err;
     const pending = this.pending;
     this.pending = undefined;
     pending?.reject(err);

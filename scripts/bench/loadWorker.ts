@@ -46,8 +46,7 @@ const target: LoadTarget = {
 };
 
 function run(command: Exclude<LoadCommand, { kind: "close" }>): Promise<LoadResult> {
-  live.sent = 0;
-  live.accepted = 0;
+  // The counters were zeroed by the main thread before the command was sent.
   return command.kind === "open"
     ? runOpenLoop(target, command.runKey, command.ratePerS, command.durationMs, live)
     : runClosedLoop(target, command.runKey, command.concurrency, command.durationMs, live);

@@ -117,7 +117,8 @@ export const SERVICE_HEAP_FLAG = "--max-old-space-size=256";
 /** `env` with {@link SERVICE_HEAP_FLAG} added to NODE_OPTIONS, unless a heap limit is already there. */
 export function withServiceHeapLimit(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const nodeOptions = env.NODE_OPTIONS ?? "";
-  if (nodeOptions.includes("--max-old-space-size")) return env;
+  // V8 takes both spellings.
+  if (/--max[-_]old[-_]space[-_]size/.test(nodeOptions)) return env;
   return { ...env, NODE_OPTIONS: `${nodeOptions} ${SERVICE_HEAP_FLAG}`.trim() };
 }
 

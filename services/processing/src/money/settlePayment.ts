@@ -35,21 +35,33 @@ export class LedgerInvariantError extends Error {
  * found or not parked for an operator) goes through the locked read below, which decides.
  */
 export async function settlePayment(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
-  const payment = await resolveIfCreated(em, command);
-  if (payment) return { payment, replayed: false };
+  const resolution = await resolveIfCreated(em, command);
+  if (resolution.kind === "resolved") return { payment: resolution.payment, replayed: false };
   return settleUnderLock(em, command);
 }
+
+/** What the one-statement path did. */
+type Resolution =
+  | { kind: "resolved"; payment: Payment }
+  /** Nothing changed: the payment is not CREATED (or not parked, for the operator), or the key is already recorded. */
+  | { kind: "not-applied" }
+  /** Another settle recorded this key while the statement ran; the statement was rolled back. */
+  | { kind: "key-taken" };
+
+/** Rows the statement writes besides the payment: payer, payee, ledger entries, settlement. */
+const ROWS_WRITTEN = { APPROVED: 5, REJECTED: 3 } as const;
 
 /**
  * The one-statement path. The payment's update comes first and the rest is driven by the
  * row it returns, so nothing moves unless this statement is the one that ended the payment
  * (a concurrent settle makes the guard `status = 'CREATED'` fail once it commits). Locks
  * are taken in one order, payment, payer, payee, as in the locked path, so concurrent
- * settles queue instead of deadlocking. A part that cannot be written (a second settlement
- * for the key, a ledger entry twice, a hold larger than the held amount) violates a
- * constraint and fails the whole statement: nothing of it stays.
+ * settles queue instead of deadlocking. Nothing of it stays unless all of it is written: a
+ * part that cannot be (a second settlement for the key, a ledger entry twice, a hold larger
+ * than the held amount) violates a constraint, and a part missing makes the last line divide
+ * by zero; either fails the whole statement.
  */
-async function resolveIfCreated(em: EntityManager, command: SettleCommand): Promise<Payment | undefined> {
+async function resolveIfCreated(em: EntityManager, command: SettleCommand): Promise<Resolution> {
   const approved = command.outcome === "APPROVED";
   try {
     const [row] = await namedQuery(
@@ -79,8 +91,9 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
          insert into settlements (idempotency_key, payment_id, outcome, note)
          select :key, id, :outcome, :note from settled
          returning idempotency_key)
-       select settled.*, (select count(*) from payer) + (select count(*) from payee) + (select count(*) from entries)
-                         + (select count(*) from recorded) as written
+       select settled.*,
+              1 / cast((select count(*) from payer) + (select count(*) from payee) + (select count(*) from entries)
+                       + (select count(*) from recorded) = :rowsWritten as int) as complete
        from settled`,
       {
         approved,
@@ -92,21 +105,27 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
         rejectMessage: approved ? null : (command.rejectMessage ?? null),
         key: command.idempotencyKey,
         note: command.note || null,
+        rowsWritten: ROWS_WRITTEN[command.outcome],
       },
     );
-    if (!row) return undefined;
-    const { written, ...paymentRow } = row;
-    // Foreign keys and the constraints above make these exact; a difference is a bug to hear about.
-    if (Number(written) !== (approved ? 5 : 3))
-      throw new LedgerInvariantError(`payment ${command.paymentId}: settle wrote ${String(written)} account, ledger and settlement rows`);
-    return toPayment(em, paymentRow);
+    if (!row) return { kind: "not-applied" };
+    const { complete: _complete, ...paymentRow } = row;
+    return { kind: "resolved", payment: toPayment(em, paymentRow) };
   } catch (err) {
-    // The key was taken meanwhile (by a settle of this or another payment): the locked path tells which.
-    if (err instanceof UniqueConstraintViolationException) return undefined;
-    if (err instanceof CheckConstraintViolationException)
-      throw new LedgerInvariantError(`payment ${command.paymentId}: settling would break an account constraint (${err.message})`);
+    // The key was recorded meanwhile (by a settle of this or another payment): the locked path tells which.
+    if (err instanceof UniqueConstraintViolationException && (err as { constraint?: string }).constraint === "settlements_pkey") return { kind: "key-taken" };
+    if (isDivisionByZero(err))
+      throw new LedgerInvariantError(`payment ${command.paymentId}: an account, ledger entry or settlement record could not be written; nothing was`);
+    if (err instanceof UniqueConstraintViolationException || err instanceof CheckConstraintViolationException)
+      // MikroORM's message is "<the SQL> - <PostgreSQL's message>"; the statement is above.
+      throw new LedgerInvariantError(`payment ${command.paymentId}: settling would break the ledger, nothing was written (${err.message.split(" - ").pop()})`);
     throw err;
   }
+}
+
+/** SQLSTATE 22012: the statement's completeness check (see {@link resolveIfCreated}) failed. */
+function isDivisionByZero(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "22012";
 }
 
 /**
@@ -125,7 +144,7 @@ async function settleUnderLock(em: EntityManager, command: SettleCommand): Promi
     );
     if (!row) throw notFound(`payment ${command.paymentId} not found`);
     const { settled_payment_id: settledPaymentId, settled_outcome: settledOutcome, ...paymentRow } = row;
-    let payment = toPayment(tx, paymentRow);
+    const payment = toPayment(tx, paymentRow);
     if (settledPaymentId !== null) {
       assertSameSettlement({ payment_id: settledPaymentId, outcome: settledOutcome ?? "" }, command);
       return { payment, replayed: true };
@@ -136,19 +155,19 @@ async function settleUnderLock(em: EntityManager, command: SettleCommand): Promi
       throw failedPrecondition(`payment ${payment.id} is already ${payment.status}; a terminal status never changes`);
     if (decision === "apply" && command.requireUnderReview && !payment.reviewSince)
       throw failedPrecondition(`payment ${payment.id} is not under review; the gateway is still carrying it out`);
-    if (decision === "apply") payment = await resolveLocked(tx, command);
-    else await recordSettlement(tx, command);
+    if (decision === "apply") {
+      // The one statement again, now that this transaction holds the payment's lock.
+      const resolution = await resolveIfCreated(tx, command);
+      if (resolution.kind === "resolved") return { payment: resolution.payment, replayed: false };
+      // The payment is still CREATED, so another payment's settle recorded this key after
+      // the read above: the key's record says which (FAILED_PRECONDITION).
+      if (resolution.kind === "not-applied") await recordSettlement(tx, command);
+      // The statement failed on the key and spoilt the transaction: a retry sees who has it.
+      throw aborted(`payment ${command.paymentId}: its settle key was being used concurrently; try again`);
+    }
+    await recordSettlement(tx, command);
     return { payment, replayed: decision === "already" };
   });
-}
-
-/** The one statement again, now that this transaction holds the payment's lock. */
-async function resolveLocked(tx: EntityManager, command: SettleCommand): Promise<Payment> {
-  const payment = await resolveIfCreated(tx, command);
-  // Only a settle of another payment taking this key at the same moment gets here; the
-  // transaction is spoilt by the failed statement, and a retry will see who has the key.
-  if (!payment) throw aborted(`payment ${command.paymentId}: its settle key was being used concurrently; try again`);
-  return payment;
 }
 
 function assertSameSettlement(recorded: { payment_id: string; outcome: string }, command: SettleCommand): void {

@@ -37,7 +37,7 @@ export class ProcessingHarness {
     const keysDir = await mkdtemp(path.join(os.tmpdir(), "processing-keys-"));
     const base = loadConfig({});
     const config = { ...base, port: 0, host: "127.0.0.1", databaseUrl, seedDemoData: false, serviceAuth: { devKeysDir: keysDir } };
-    const app = await startProcessing(config, pino({ level: "silent" }));
+    const app = await startProcessing(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
     // Each call is signed as a service allowed to make it (Hold as payment, Settle as gateway, ...).
     const client = new ProcessingServiceClient(`127.0.0.1:${app.grpc.port}`, grpc.credentials.createInsecure(), {
       interceptors: [await policyTokenInterceptor(keysDir, processingAccessPolicy)],

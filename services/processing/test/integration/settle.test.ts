@@ -5,6 +5,7 @@ import { SettleOutcome } from "@payments/contracts/gen/payments/processing/v1/pr
 import { PaymentStatus, RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import { providerAccountOwner } from "@payments/catalog/catalog";
 import { checkInvariants } from "../../src/invariants.js";
+import { query } from "../../src/money/sql.js";
 import { holdRequest, ProcessingHarness } from "./processingHarness.js";
 
 const APPROVED = SettleOutcome.SETTLE_OUTCOME_APPROVED;
@@ -128,6 +129,28 @@ describe("Processing.Settle (real PostgreSQL)", () => {
       ids.map((paymentId, i) => h.settle(i % 2 ? { paymentId, outcome: APPROVED } : { paymentId, outcome: REJECTED, rejectReason: DECLINED })),
     );
     expect(await h.account("busy-payer", "USD")).to.deep.equal({ balance: 99_000n, held: 0n });
+  });
+
+  it("writes nothing when a part of the settlement cannot be written, and says so as INTERNAL", async () => {
+    const id = await createdPayment("broken-payee");
+    const [row] = await query<{ payee: string }>(h.em(), "select payee_account_id as payee from payments where id = ?", [id]);
+    const payee = row!.payee;
+    // A payee account that does not exist: only possible with the foreign keys out of the way.
+    const constraints = ["payments_payee_account_id_fkey on payments", "ledger_entries_account_id_fkey on ledger_entries"];
+    for (const c of constraints) await query(h.em(), `alter table ${c.split(" on ")[1]} drop constraint ${c.split(" on ")[0]}`);
+    try {
+      await query(h.em(), "update payments set payee_account_id = gen_random_uuid() where id = ?", [id]);
+      await expectStatus(h.settle({ paymentId: id, outcome: APPROVED }), status.INTERNAL);
+      expect(await h.account("broken-payee", "USD")).to.deep.equal({ balance: 10_000n, held: 1_000n });
+      expect(await h.count("ledger_entries", "payment_id = ? and kind <> 'HOLD'", [id])).to.equal(0);
+      expect(await h.count("settlements", "payment_id = ?", [id])).to.equal(0);
+      expect(await h.count("payments", "id = ? and status = 'CREATED'", [id])).to.equal(1);
+    } finally {
+      await query(h.em(), "update payments set payee_account_id = ? where id = ?", [payee, id]);
+      await query(h.em(), "alter table payments add constraint payments_payee_account_id_fkey foreign key (payee_account_id) references accounts (id)");
+      await query(h.em(), "alter table ledger_entries add constraint ledger_entries_account_id_fkey foreign key (account_id) references accounts (id)");
+    }
+    expect((await h.settle({ paymentId: id, outcome: APPROVED })).payment!.status).to.equal(PaymentStatus.PAYMENT_STATUS_APPROVED);
   });
 
   it("answers NOT_FOUND for an unknown payment and INVALID_ARGUMENT for malformed requests", async () => {
