@@ -72,6 +72,11 @@ export class ServerLatencyProbe {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
       if (response?.ok) texts.set(service, await response.text());
     }
+    return ServerLatencyProbe.read(texts);
+  }
+
+  /** Every timed RPC's buckets in the services' /metrics texts (by service name). */
+  static read(texts: Map<string, string>): Map<TimedRpc, Buckets> {
     const snapshot = new Map<TimedRpc, Buckets>();
     for (const rpc of TIMED_RPCS) {
       const text = texts.get(rpc.service);
