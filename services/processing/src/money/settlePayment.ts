@@ -162,7 +162,7 @@ async function settleUnderLock(em: EntityManager, command: SettleCommand): Promi
       // The payment is still CREATED, so another payment's settle recorded this key after
       // the read above: the key's record says which (FAILED_PRECONDITION).
       if (resolution.kind === "not-applied") await recordSettlement(tx, command);
-      // The statement failed on the key and spoilt the transaction: a retry sees who has it.
+      // Else the statement failed on the key and spoilt the transaction: a retry sees who has it.
       throw aborted(`payment ${command.paymentId}: its settle key was being used concurrently; try again`);
     }
     await recordSettlement(tx, command);
