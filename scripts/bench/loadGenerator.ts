@@ -26,6 +26,28 @@ export type LoadCommand =
 type LoadReply = { ok: true; result: LoadResult } | { ok: false; error: string };
 
 /**
+ * The live counts kept in `buffer` (slot 0: sent, slot 1: accepted), the same view in both
+ * threads: the worker counts into it, the main thread reads it while a run goes.
+ */
+export function sharedCounters(buffer: SharedArrayBuffer): LiveCounters {
+  const counters = new Int32Array(buffer);
+  return {
+    get sent() {
+      return Atomics.load(counters, 0);
+    },
+    set sent(value: number) {
+      Atomics.store(counters, 0, value);
+    },
+    get accepted() {
+      return Atomics.load(counters, 1);
+    },
+    set accepted(value: number) {
+      Atomics.store(counters, 1, value);
+    },
+  };
+}
+
+/**
  * Drives `CreatePayment` from a worker thread of its own. Latency is measured where the
  * calls are made, and in the main thread it would also contain the pauses of everything
  * else the benchmark does there (polling the database, reading /proc, collecting a heap
@@ -40,19 +62,9 @@ export class LoadGenerator {
   private pending?: { resolve(result: LoadResult): void; reject(err: Error): void };
   /** Why the worker is gone, once it is: later runs fail with it instead of waiting forever. */
   private gone?: Error;
-  private readonly counters: Int32Array;
 
   private constructor(private readonly worker: Worker, buffer: SharedArrayBuffer) {
-    const counters = new Int32Array(buffer);
-    this.counters = counters;
-    this.live = {
-      get sent() {
-        return Atomics.load(counters, 0);
-      },
-      get accepted() {
-        return Atomics.load(counters, 1);
-      },
-    };
+    this.live = sharedCounters(buffer);
     worker.on("message", (reply: LoadReply) => {
       const pending = this.pending;
       this.pending = undefined;
@@ -100,8 +112,8 @@ export class LoadGenerator {
     if (this.gone) return Promise.reject(this.gone);
     if (this.pending) return Promise.reject(new Error("the load worker runs one load at a time"));
     // Zeroed before the run starts, so the first sample of the run's timeline is not the last run's.
-    Atomics.store(this.counters, 0, 0);
-    Atomics.store(this.counters, 1, 0);
+    this.live.sent = 0;
+    this.live.accepted = 0;
     return new Promise<LoadResult>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.postMessage(command);

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
-import { runClosedLoop, runOpenLoop, type LiveCounters, type LoadResult, type LoadTarget } from "./load.js";
-import type { LoadCommand, LoadWorkerData } from "./loadGenerator.js";
+import { runClosedLoop, runOpenLoop, type LoadResult, type LoadTarget } from "./load.js";
+import { sharedCounters, type LoadCommand, type LoadWorkerData } from "./loadGenerator.js";
 
 /**
  * The load generator's own thread (see loadGenerator.ts): nothing but the gRPC clients and
@@ -10,23 +10,8 @@ import type { LoadCommand, LoadWorkerData } from "./loadGenerator.js";
  * the benchmark's database probes or by collections of the main thread's large heap.
  */
 const data = workerData as LoadWorkerData;
-const counters = new Int32Array(data.counters);
-
-/** Writes the live counts where the main thread reads them. */
-const live: LiveCounters = {
-  get sent() {
-    return Atomics.load(counters, 0);
-  },
-  set sent(value: number) {
-    Atomics.store(counters, 0, value);
-  },
-  get accepted() {
-    return Atomics.load(counters, 1);
-  },
-  set accepted(value: number) {
-    Atomics.store(counters, 1, value);
-  },
-};
+/** Where the live counts are written for the main thread. */
+const live = sharedCounters(data.counters);
 
 const metadata = data.tokens.map((token) => {
   const md = new grpc.Metadata();
