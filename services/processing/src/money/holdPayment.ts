@@ -4,7 +4,7 @@ import { providerAccountOwner } from "@payments/catalog/catalog";
 import { alreadyExists, failedPrecondition } from "@payments/common/grpc/errors";
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 import { holdFingerprint } from "../domain/paymentRules.js";
-import { namedQuery, toPayment } from "./sql.js";
+import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
 
 /** A validated request to hold money for a new payment. */
 export interface HoldCommand {
@@ -25,6 +25,37 @@ export interface HoldResult {
   replayed: boolean;
 }
 
+/** The one statement of a hold; see {@link holdPayment}. */
+const HOLD_STATEMENT: PreparedStatement = {
+  name: "hold_payment",
+  text: `with payer as (
+     select id, balance_minor - held_minor >= :amount as covered
+     from accounts where owner_id = :userId and currency = :currency and kind = 'USER'
+     for update),
+   payee as (
+     select id from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER'),
+   inserted as (
+     insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
+                           service_id, details, amount_minor, currency, status, created_at, updated_at, trace_parent)
+     select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now(), :traceParent
+     from payer, payee where payer.covered
+     on conflict (user_id, idempotency_key) do nothing
+     returning ${paymentColumns()}),
+   held as (
+     update accounts set held_minor = held_minor + :amount, updated_at = now()
+     where id = (select payer_account_id from inserted)
+     returning id),
+   entry as (
+     insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
+     select payer_account_id, id, 'HOLD', :amount, :currency from inserted
+     returning id)
+   select ${paymentColumns("inserted")},
+          exists (select 1 from payer) as payer_found,
+          coalesce((select covered from payer), false) as covered,
+          inserted.id is not null and exists (select 1 from held) and exists (select 1 from entry) as inserted
+   from (select 1) as one left join inserted on true`,
+};
+
 /**
  * Persists the payment as CREATED and holds its amount in one statement, so one round trip
  * and one commit. The payer's row is locked first (`for update`; a concurrent hold waits,
@@ -37,32 +68,7 @@ export async function holdPayment(em: EntityManager, command: HoldCommand): Prom
   const requestHash = holdFingerprint(command);
   const [row] = await namedQuery<Record<string, unknown> & { payer_found: boolean; covered: boolean; inserted: boolean }>(
     em,
-    `with payer as (
-       select id, balance_minor - held_minor >= :amount as covered
-       from accounts where owner_id = :userId and currency = :currency and kind = 'USER'
-       for update),
-     payee as (
-       select id from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER'),
-     inserted as (
-       insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
-                             service_id, details, amount_minor, currency, status, created_at, updated_at, trace_parent)
-       select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now(), :traceParent
-       from payer, payee where payer.covered
-       on conflict (user_id, idempotency_key) do nothing
-       returning *),
-     held as (
-       update accounts set held_minor = held_minor + :amount, updated_at = now()
-       where id = (select payer_account_id from inserted)
-       returning id),
-     entry as (
-       insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
-       select payer_account_id, id, 'HOLD', :amount, :currency from inserted
-       returning id)
-     select inserted.*,
-            exists (select 1 from payer) as payer_found,
-            coalesce((select covered from payer), false) as covered,
-            inserted.id is not null and exists (select 1 from held) and exists (select 1 from entry) as inserted
-     from (select 1) as one left join inserted on true`,
+    HOLD_STATEMENT,
     {
       id: uuidv7(),
       userId: command.userId,

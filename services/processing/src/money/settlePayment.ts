@@ -2,7 +2,7 @@ import { CheckConstraintViolationException, UniqueConstraintViolationException, 
 import { aborted, failedPrecondition, notFound } from "@payments/common/grpc/errors";
 import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
-import { namedQuery, toPayment } from "./sql.js";
+import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
 
 export interface SettleCommand {
   paymentId: string;
@@ -51,6 +51,40 @@ type Resolution =
 /** Rows the statement writes besides the payment: payer, payee, ledger entries, settlement. */
 const ROWS_WRITTEN = { APPROVED: 5, REJECTED: 3 } as const;
 
+/** The one statement of {@link resolveIfCreated}. */
+const SETTLE_IF_CREATED: PreparedStatement = {
+  name: "settle_if_created",
+  text: `with settled as (
+     update payments set status = :outcome, reject_reason = :rejectReason, reject_message = :rejectMessage,
+                         updated_at = now(), resolved_at = now(), review_reason = null, review_since = null
+     where id = :paymentId and status = 'CREATED' and (review_since is not null or not :requireUnderReview)
+       and not exists (select 1 from settlements where idempotency_key = :key)
+     returning ${paymentColumns()}),
+   payer as (
+     update accounts a set balance_minor = a.balance_minor - (case when :approved then s.amount_minor else 0 end),
+                           held_minor = a.held_minor - s.amount_minor, updated_at = now()
+     from settled s where a.id = s.payer_account_id
+     returning a.id),
+   payee as (
+     update accounts a set balance_minor = a.balance_minor + s.amount_minor, updated_at = now()
+     from settled s where :approved and a.id = s.payee_account_id and exists (select 1 from payer)
+     returning a.id),
+   entries as (
+     insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
+     select e.account_id, s.id, e.kind, s.amount_minor, s.currency
+     from settled s cross join lateral (values (s.payer_account_id, :payerKind), (s.payee_account_id, 'CREDIT')) as e (account_id, kind)
+     where e.kind <> 'CREDIT' or :approved
+     returning id),
+   recorded as (
+     insert into settlements (idempotency_key, payment_id, outcome, note)
+     select :key, id, :outcome, :note from settled
+     returning idempotency_key)
+   select ${paymentColumns("settled")},
+          1 / cast((select count(*) from payer) + (select count(*) from payee) + (select count(*) from entries)
+                   + (select count(*) from recorded) = :rowsWritten as int) as complete
+   from settled`,
+};
+
 /**
  * The one-statement path. The payment's update comes first and the rest is driven by the
  * row it returns, so nothing moves unless this statement is the one that ended the payment
@@ -66,35 +100,7 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
   try {
     const [row] = await namedQuery(
       em,
-      `with settled as (
-         update payments set status = :outcome, reject_reason = :rejectReason, reject_message = :rejectMessage,
-                             updated_at = now(), resolved_at = now(), review_reason = null, review_since = null
-         where id = :paymentId and status = 'CREATED' and (review_since is not null or not :requireUnderReview)
-           and not exists (select 1 from settlements where idempotency_key = :key)
-         returning *),
-       payer as (
-         update accounts a set balance_minor = a.balance_minor - (case when :approved then s.amount_minor else 0 end),
-                               held_minor = a.held_minor - s.amount_minor, updated_at = now()
-         from settled s where a.id = s.payer_account_id
-         returning a.id),
-       payee as (
-         update accounts a set balance_minor = a.balance_minor + s.amount_minor, updated_at = now()
-         from settled s where :approved and a.id = s.payee_account_id and exists (select 1 from payer)
-         returning a.id),
-       entries as (
-         insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
-         select e.account_id, s.id, e.kind, s.amount_minor, s.currency
-         from settled s cross join lateral (values (s.payer_account_id, :payerKind), (s.payee_account_id, 'CREDIT')) as e (account_id, kind)
-         where e.kind <> 'CREDIT' or :approved
-         returning id),
-       recorded as (
-         insert into settlements (idempotency_key, payment_id, outcome, note)
-         select :key, id, :outcome, :note from settled
-         returning idempotency_key)
-       select settled.*,
-              1 / cast((select count(*) from payer) + (select count(*) from payee) + (select count(*) from entries)
-                       + (select count(*) from recorded) = :rowsWritten as int) as complete
-       from settled`,
+      SETTLE_IF_CREATED,
       {
         approved,
         requireUnderReview: command.requireUnderReview ?? false,

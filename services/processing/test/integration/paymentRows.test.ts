@@ -1,0 +1,58 @@
+import { expect } from "chai";
+import { SettleOutcome } from "@payments/contracts/gen/payments/processing/v1/processing_service";
+import { PaymentStatus, RejectReason } from "@payments/contracts/gen/payments/v1/payment";
+import { checkInvariants } from "../../src/invariants.js";
+import { PaymentSchema } from "../../src/db/entities/payment.entity.js";
+import { PAYMENT_COLUMNS, query, toPayment } from "../../src/money/sql.js";
+import { holdRequest, ProcessingHarness } from "./processingHarness.js";
+
+describe("Payments as rows: Hold and Settle's prepared statements, and the row mapping (real PostgreSQL)", () => {
+  let h: ProcessingHarness;
+  before(async () => {
+    h = await ProcessingHarness.start();
+  });
+  after(async () => h?.stop());
+  afterEach(async () => expect(await checkInvariants(h.em())).to.deep.equal([]));
+
+  /** As many payments at once as the pool has connections, so each connection prepares the statements. */
+  async function holdAndSettleOnEveryConnection(userId: string): Promise<void> {
+    await h.fund(userId, "USD", 100_000n);
+    const holds = await Promise.all(Array.from({ length: 12 }, () => h.hold(holdRequest({ userId }))));
+    const settled = await Promise.all(holds.map(({ payment }) => h.settle({ paymentId: payment!.id })));
+    for (const { payment } of settled) expect(payment!.status).to.equal(PaymentStatus.PAYMENT_STATUS_APPROVED);
+  }
+
+  it("the column list is the payments table's, so a new column cannot be missed", async () => {
+    const rows = await query<{ column_name: string }>(
+      h.em(),
+      "select column_name from information_schema.columns where table_schema = current_schema() and table_name = 'payments' order by ordinal_position",
+    );
+    expect(rows.map((row) => row.column_name)).to.deep.equal([...PAYMENT_COLUMNS]);
+  });
+
+  it("keep working when a migration adds a column while they are prepared", async () => {
+    await holdAndSettleOnEveryConnection("prepared-before");
+    await query(h.em(), "alter table payments add column added_by_a_later_release text");
+    try {
+      await holdAndSettleOnEveryConnection("prepared-after");
+    } finally {
+      await query(h.em(), "alter table payments drop column added_by_a_later_release");
+    }
+  });
+
+  it("maps a row to the same payment as MikroORM's entity mapping", async () => {
+    await h.fund("mapped-user", "USD", 10_000n);
+    const approved = (await h.hold(holdRequest({ userId: "mapped-user" }))).payment!.id;
+    const rejected = (await h.hold(holdRequest({ userId: "mapped-user" }))).payment!.id;
+    await h.settle({ paymentId: approved });
+    await h.settle({
+      paymentId: rejected,
+      outcome: SettleOutcome.SETTLE_OUTCOME_REJECTED,
+      rejectReason: RejectReason.REJECT_REASON_DECLINED_BY_PROVIDER,
+      rejectMessage: "card blocked",
+    });
+    const rows = await query(h.em(), "select * from payments where id in (?, ?)", [approved, rejected]);
+    expect(rows).to.have.length(2);
+    for (const row of rows) expect(toPayment(h.em(), row)).to.deep.equal({ ...h.em().map(PaymentSchema, row) });
+  });
+});
