@@ -65,17 +65,27 @@ export async function ensureGatewayConsumer(jsm: JetStreamManager, settings: Gat
 export interface RunningConsumer {
   /**
    * Stops pulling, lets in-flight messages finish for up to `graceMs`, then hands the rest
-   * back (nak) so another replica takes them. Buffered messages not yet started are handed
+   * back (nak) so another replica takes them. Messages received after the stop are handed
    * back at once.
    */
   stop(graceMs: number, settleMs?: number): Promise<void>;
 }
 
 /**
+ * How long one pull waits on the server for messages. An idle pull ends after it and the
+ * next one starts; nats.js gives up on a pull earlier when the server's heartbeats stop.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
+/**
  * Pulls from the durable consumer and runs `handle` on up to `concurrency` messages at once.
- * The iterator is only advanced when a slot is free, and nats.js only asks the server for
- * more messages as the iterator advances, so a slow provider slows the pulling instead of
- * filling memory. A failed consume is logged and started again.
+ * Each pull asks for no more messages than there are free slots, so every message received
+ * starts at once. None waits in a client-side buffer, where nothing would keep the server
+ * from redelivering it: after a stall longer than the ack wait, such redeliveries would
+ * count toward the provider's retry budget though the provider was never asked. A slow
+ * provider slows the pulling instead of filling memory. A failed pull (NATS away, the
+ * consumer deleted or lost with the broker's store) is logged, the consumer is declared
+ * again, and pulling goes on.
  */
 export async function startConsumer(
   nc: NatsConnection,
@@ -93,59 +103,40 @@ export async function startConsumer(
 
   const slotFree = () => Promise.race([...inFlight.keys(), stopRequested]);
 
-  /**
-   * nats.js keeps pulling from a consumer that was deleted (or lost with the broker's
-   * store) without ever failing: declare it again and start a new consume.
-   */
-  const redeclareWhenGone = (current: ConsumerMessages) => {
-    void (async () => {
-      for await (const status of current.status()) {
-        if (status.type !== "consumer_not_found" && status.type !== "consumer_deleted") continue;
-        log.error({ consumer: settings.consumerName, status: status.type }, "the durable consumer is gone; declaring it again");
-        await ensureGatewayConsumer(await jetstreamManager(nc), settings).catch((err: unknown) =>
-          log.error({ err }, "declaring the consumer again failed; the next notice tries again"),
-        );
-        await current.close();
-        return;
-      }
-    })().catch((err: unknown) => log.warn({ err }, "watching the consumer's status failed"));
+  const start = (delivery: Delivery) => {
+    if (delivery.deliveryCount > 1) redeliveries.inc();
+    const task = consumeInSpan(settings.filterSubject, delivery, () => handle(delivery, abort.signal)).catch((err: unknown) => {
+      log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
+      delivery.nak(1_000);
+    });
+    const tracked = task.finally(() => inFlight.delete(tracked));
+    inFlight.set(tracked, delivery);
   };
 
   const loop = (async () => {
     while (running) {
       try {
-        messages = await consumer.consume({ max_messages: settings.concurrency });
+        while (running && inFlight.size >= settings.concurrency) await slotFree();
+        if (!running) break;
+        messages = await consumer.fetch({ max_messages: settings.concurrency - inFlight.size, expires: PULL_EXPIRES_MS });
         if (!running) {
+          // stop() came while the pull was being set up, and closed the one before it.
           await messages.close();
           break;
         }
-        redeclareWhenGone(messages);
         for await (const msg of messages) {
           const delivery = deliveryOf(msg);
-          // Waiting for a slot is not the message's fault: keep the broker from redelivering it.
-          const keepAlive = setInterval(() => delivery.working(), Math.max(1, Math.floor(settings.ackWaitMs / 3)));
-          try {
-            while (running && inFlight.size >= settings.concurrency) await slotFree();
-          } finally {
-            clearInterval(keepAlive);
-          }
-          if (!running) {
-            // Pulled but not started: another replica (or this one after a restart) takes it.
-            delivery.nak();
-            continue;
-          }
-          if (delivery.deliveryCount > 1) redeliveries.inc();
-          const task = consumeInSpan(settings.filterSubject, delivery, () => handle(delivery, abort.signal)).catch((err: unknown) => {
-            log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
-            delivery.nak(1_000);
-          });
-          const tracked = task.finally(() => inFlight.delete(tracked));
-          inFlight.set(tracked, delivery);
+          // Received after the stop: another replica (or this one after a restart) takes it.
+          if (running) start(delivery);
+          else delivery.nak();
         }
       } catch (err) {
         if (!running) break;
-        log.error({ err }, "consuming failed; starting again");
+        log.error({ err, consumer: settings.consumerName }, "pulling failed; declaring the consumer again and going on");
         await sleep(1_000);
+        await ensureGatewayConsumer(await jetstreamManager(nc), settings).catch((declareErr: unknown) =>
+          log.error({ err: declareErr }, "declaring the consumer failed; the next pull tries again"),
+        );
       }
     }
   })();

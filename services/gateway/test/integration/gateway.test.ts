@@ -194,6 +194,24 @@ describe("gateway (real NATS JetStream, fake Processing)", function () {
     expect(new Set(h.processing.calls.map((c) => c.paymentId)).size).to.equal(10);
   });
 
+  it("pulls no more messages than it has free slots, so none waits unattended and comes back redelivered", async () => {
+    const provider = stub();
+    // Two slots, and a Settle outage three times the ack wait: the two messages in hand are
+    // kept alive by their handlers; one pulled ahead of a free slot would be redelivered.
+    await h.start(provider, { GATEWAY_CONCURRENCY: "2", GATEWAY_ACK_WAIT_MS: "1000" });
+    const outageEnds = Date.now() + 3_000;
+    h.processing.beforeAnswer = async () => {
+      if (Date.now() < outageEnds) h.processing.script.unshift(grpc.status.UNAVAILABLE);
+    };
+    const payments = Array.from({ length: 6 }, () => paymentCreated());
+    for (const p of payments) await h.publish(p.bytes, p.id);
+    await h.untilAllAnswered(6, 20_000);
+    const info = await h.consumerInfo();
+    expect(info.num_redelivered).to.equal(0);
+    expect(info.delivered.consumer_seq).to.equal(6);
+    for (const p of payments) expect(provider.chargeCount(p.id)).to.equal(1);
+  });
+
   it("rejects with PROVIDER_UNAVAILABLE when the provider keeps failing and confirms it did not charge", async () => {
     const inner = stub();
     let charges = 0;
