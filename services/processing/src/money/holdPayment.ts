@@ -1,9 +1,10 @@
-import type { EntityManager } from "@mikro-orm/postgresql";
+import { CheckConstraintViolationException, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/postgresql";
 import { v7 as uuidv7 } from "uuid";
 import { providerAccountOwner } from "@payments/catalog/catalog";
 import { alreadyExists, failedPrecondition } from "@payments/common/grpc/errors";
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 import { holdFingerprint } from "../domain/paymentRules.js";
+import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
 import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
 
 /** A validated request to hold money for a new payment. */
@@ -25,51 +26,57 @@ export interface HoldResult {
   replayed: boolean;
 }
 
-/** The one statement of a hold; see {@link holdPayment}. */
+/**
+ * The one statement of a hold; see {@link holdPayment}. The balance check is the UPDATE's
+ * own WHERE: when another statement changed the payer's row first, PostgreSQL waits for it
+ * and checks the condition again on the row as it now is before updating that row. (With a
+ * `select … for update` of the payer first and the update after, as this statement once
+ * had, holds racing settles on a nearly empty account now and then passed the check and
+ * then broke the `held_minor <= balance_minor` constraint, answered INTERNAL; the race test
+ * in hold.test.ts showed it every run.)
+ */
 const HOLD_STATEMENT: PreparedStatement = {
   name: "hold_payment",
-  text: `with payer as (
-     select id, balance_minor - held_minor >= :amount as covered
-     from accounts where owner_id = :userId and currency = :currency and kind = 'USER'
-     for update),
-   payee as (
-     select id from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER'),
+  text: `with held as (
+     update accounts set held_minor = held_minor + :amount, updated_at = now()
+     where owner_id = :userId and currency = :currency and kind = 'USER' and balance_minor - held_minor >= :amount
+       and exists (select 1 from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER')
+     returning id),
    inserted as (
      insert into payments (id, user_id, idempotency_key, request_hash, payer_account_id, payee_account_id,
                            service_id, details, amount_minor, currency, status, created_at, updated_at, trace_parent)
-     select :id, :userId, :key, :hash, payer.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now(), :traceParent
-     from payer, payee where payer.covered
-     on conflict (user_id, idempotency_key) do nothing
+     select :id, :userId, :key, :hash, held.id, payee.id, :serviceId, cast(:details as jsonb), :amount, :currency, 'CREATED', now(), now(), :traceParent
+     from held, accounts payee
+     where payee.owner_id = :provider and payee.currency = :currency and payee.kind = 'PROVIDER'
      returning ${paymentColumns()}),
-   held as (
-     update accounts set held_minor = held_minor + :amount, updated_at = now()
-     where id = (select payer_account_id from inserted)
-     returning id),
    entry as (
      insert into ledger_entries (account_id, payment_id, kind, amount_minor, currency)
      select payer_account_id, id, 'HOLD', :amount, :currency from inserted
      returning id)
    select ${paymentColumns("inserted")},
-          exists (select 1 from payer) as payer_found,
-          coalesce((select covered from payer), false) as covered,
-          inserted.id is not null and exists (select 1 from held) and exists (select 1 from entry) as inserted
+          exists (select 1 from accounts where owner_id = :userId and currency = :currency and kind = 'USER') as payer_found,
+          exists (select 1 from accounts where owner_id = :provider and currency = :currency and kind = 'PROVIDER') as payee_found,
+          1 / cast((select count(*) from held) = (select count(*) from entry) as int) as complete
    from (select 1) as one left join inserted on true`,
 };
 
+/** The statement's one row: the payment's columns (null when none was inserted) and why. */
+type HoldRow = Record<string, unknown> & { payer_found: boolean; payee_found: boolean };
+
 /**
  * Persists the payment as CREATED and holds its amount in one statement, so one round trip
- * and one commit. The payer's row is locked first (`for update`; a concurrent hold waits,
- * then sees the new held amount), the payment is inserted only if the available balance
- * covers it, and the hold and its ledger entry are written only for a payment that was
- * inserted. So either all of it happens or none of it: no overdraft under any concurrency,
- * no hold without its payment, no second hold for a replayed key.
+ * and one commit. The payer's row is updated only if its available balance covers the
+ * amount (checked on the row's latest version, under its lock: no overdraft under any
+ * concurrency), the payment and its ledger entry are written only for a row that was
+ * updated, and a key used before makes the insert fail, which undoes the whole statement.
+ * So either all of it happens or none of it: no hold without its payment, no second hold
+ * for a replayed key.
  */
 export async function holdPayment(em: EntityManager, command: HoldCommand): Promise<HoldResult> {
   const requestHash = holdFingerprint(command);
-  const [row] = await namedQuery<Record<string, unknown> & { payer_found: boolean; covered: boolean; inserted: boolean }>(
-    em,
-    HOLD_STATEMENT,
-    {
+  let row: HoldRow | undefined;
+  try {
+    [row] = await namedQuery<HoldRow>(em, HOLD_STATEMENT, {
       id: uuidv7(),
       userId: command.userId,
       key: command.idempotencyKey,
@@ -80,11 +87,21 @@ export async function holdPayment(em: EntityManager, command: HoldCommand): Prom
       currency: command.currency,
       provider: providerAccountOwner(command.serviceId),
       traceParent: command.traceParent ?? null,
-    },
-  );
-  const { payer_found: payerFound, covered, inserted, ...paymentRow } = row!;
-  if (inserted) return { payment: toPayment(em, paymentRow), replayed: false };
-  return explainNothingInserted(em, command, requestHash, { payerFound, covered });
+    });
+  } catch (err) {
+    // The key was used before (or is being used right now, and that hold committed first).
+    if (err instanceof UniqueConstraintViolationException && (err as { constraint?: string }).constraint === "payments_user_idempotency_key_unique")
+      return explainNothingInserted(em, command, requestHash, { payerFound: true, payeeFound: true });
+    if (isDivisionByZero(err))
+      throw new LedgerInvariantError(`hold for ${command.userId}: the payment or its ledger entry could not be written; nothing was`);
+    if (err instanceof UniqueConstraintViolationException || err instanceof CheckConstraintViolationException)
+      // MikroORM's message is "<the SQL> - <PostgreSQL's message>"; the statement is above.
+      throw new LedgerInvariantError(`hold for ${command.userId}: holding would break the ledger, nothing was written (${err.message.split(" - ").pop()})`);
+    throw err;
+  }
+  const { payer_found: payerFound, payee_found: payeeFound, complete: _complete, ...paymentRow } = row!;
+  if (paymentRow.id != null) return { payment: toPayment(em, paymentRow), replayed: false };
+  return explainNothingInserted(em, command, requestHash, { payerFound, payeeFound });
 }
 
 /** The rare path: a replay of the key, a reuse of it for another payment, or a missing account. */
@@ -92,7 +109,7 @@ async function explainNothingInserted(
   em: EntityManager,
   command: HoldCommand,
   requestHash: string,
-  found: { payerFound: boolean; covered: boolean },
+  found: { payerFound: boolean; payeeFound: boolean },
 ): Promise<HoldResult> {
   const existing = await em.fork().findOne(PaymentSchema, { userId: command.userId, idempotencyKey: command.idempotencyKey });
   if (existing) {
@@ -101,6 +118,6 @@ async function explainNothingInserted(
     return { payment: existing, replayed: true };
   }
   if (!found.payerFound) throw failedPrecondition(`you have no ${command.currency} account to pay from`);
-  if (!found.covered) throw failedPrecondition(`insufficient funds: the available ${command.currency} balance is less than the amount`);
-  throw failedPrecondition(`service ${command.serviceId} does not accept ${command.currency}`);
+  if (!found.payeeFound) throw failedPrecondition(`service ${command.serviceId} does not accept ${command.currency}`);
+  throw failedPrecondition(`insufficient funds: the available ${command.currency} balance is less than the amount`);
 }

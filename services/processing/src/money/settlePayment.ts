@@ -2,6 +2,7 @@ import { CheckConstraintViolationException, UniqueConstraintViolationException, 
 import { aborted, failedPrecondition, notFound } from "@payments/common/grpc/errors";
 import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
+import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
 import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
 
 export interface SettleCommand {
@@ -21,11 +22,6 @@ export interface SettleResult {
   payment: Payment;
   /** Nothing changed: the key, or the same outcome, had already settled this payment. */
   replayed: boolean;
-}
-
-/** Thrown when an invariant the schema should make impossible is found broken. */
-export class LedgerInvariantError extends Error {
-  override name = "LedgerInvariantError";
 }
 
 /**
@@ -127,11 +123,6 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
       throw new LedgerInvariantError(`payment ${command.paymentId}: settling would break the ledger, nothing was written (${err.message.split(" - ").pop()})`);
     throw err;
   }
-}
-
-/** SQLSTATE 22012: the statement's completeness check (see {@link resolveIfCreated}) failed. */
-function isDivisionByZero(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === "22012";
 }
 
 /**

@@ -1,7 +1,8 @@
 import { status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { expectStatus } from "@payments/testing/grpcStatus";
-import { PaymentStatus } from "@payments/contracts/gen/payments/v1/payment";
+import { SettleOutcome } from "@payments/contracts/gen/payments/processing/v1/processing_service";
+import { PaymentStatus, RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import { checkInvariants } from "../../src/invariants.js";
 import { holdRequest, ProcessingHarness } from "./processingHarness.js";
 
@@ -76,6 +77,37 @@ describe("Processing.Hold (real PostgreSQL)", () => {
     for (const r of refused) expect((r as PromiseRejectedResult).reason.code).to.equal(status.FAILED_PRECONDITION);
     expect(await h.account("busy-user", "USD")).to.deep.equal({ balance: 20_000n, held: 20_000n });
     expect(await h.count("payments", "user_id = ? and status = 'CREATED'", ["busy-user"])).to.equal(20);
+  });
+
+  it("answers every hold with a payment or a refusal while holds, settles and reused keys race on nearly empty accounts", async function () {
+    this.timeout(30_000);
+    const payers = ["race-a", "race-b", "race-c"];
+    for (const payer of payers) await h.fund(payer, "USD", 5_000n);
+    const answers = new Map<string, number>();
+    const count = (answer: string) => answers.set(answer, (answers.get(answer) ?? 0) + 1);
+    const deadline = Date.now() + 6_000;
+    let n = 0;
+    const caller = async () => {
+      while (Date.now() < deadline) {
+        const k = n++;
+        const request = holdRequest({
+          userId: payers[k % payers.length],
+          // Every fifth request reuses the key of its payer's request before, for another amount.
+          idempotencyKey: `race-${k % 5 === 0 ? k - payers.length : k}`,
+          amount: { currencyCode: "USD", amountMinor: BigInt(100 + ((k * 37) % 400)) },
+        });
+        try {
+          const { payment } = await h.hold(request);
+          count("OK");
+          if (k % 3 !== 0) await h.settle({ paymentId: payment!.id, outcome: k % 2 ? SettleOutcome.SETTLE_OUTCOME_APPROVED : SettleOutcome.SETTLE_OUTCOME_REJECTED, rejectReason: RejectReason.REJECT_REASON_DECLINED_BY_PROVIDER });
+        } catch (err) {
+          count(status[(err as { code: status }).code] ?? "?");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, caller));
+    // A hold that waited behind the others is checked against the account as it is when it runs.
+    expect([...answers.keys()].sort()).to.deep.equal(["ALREADY_EXISTS", "FAILED_PRECONDITION", "OK"]);
   });
 
   it("creates one payment for many concurrent requests with the same key", async () => {
