@@ -134,9 +134,9 @@ export async function startConsumer(
         if (!running) break;
         log.error({ err, consumer: settings.consumerName }, "pulling failed; declaring the consumer again and going on");
         await sleep(1_000);
-        await ensureGatewayConsumer(await jetstreamManager(nc), settings).catch((declareErr: unknown) =>
-          log.error({ err: declareErr }, "declaring the consumer failed; the next pull tries again"),
-        );
+        await jetstreamManager(nc)
+          .then((jsm) => ensureGatewayConsumer(jsm, settings))
+          .catch((declareErr: unknown) => log.error({ err: declareErr }, "declaring the consumer failed; the next pull tries again"));
       }
     }
   })();
