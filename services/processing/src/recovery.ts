@@ -1,7 +1,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { invalidArgument, notFound } from "@payments/common/grpc/errors";
 import type { Payment } from "./db/entities/payment.entity.js";
-import { query, toPayment } from "./money/sql.js";
+import { toPayment } from "./money/paymentRows.js";
+import { query } from "./money/sql.js";
 import { assertUuid } from "./queries.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

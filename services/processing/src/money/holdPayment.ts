@@ -5,7 +5,8 @@ import { alreadyExists, failedPrecondition } from "@payments/common/grpc/errors"
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 import { holdFingerprint } from "../domain/paymentRules.js";
 import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
-import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
+import { paymentColumns, toPayment } from "./paymentRows.js";
+import { namedQuery, type PreparedStatement } from "./sql.js";
 
 /** A validated request to hold money for a new payment. */
 export interface HoldCommand {

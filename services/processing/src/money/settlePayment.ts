@@ -3,7 +3,8 @@ import { aborted, failedPrecondition, notFound } from "@payments/common/grpc/err
 import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
 import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
-import { namedQuery, paymentColumns, toPayment, type PreparedStatement } from "./sql.js";
+import { paymentColumns, toPayment } from "./paymentRows.js";
+import { namedQuery, type PreparedStatement } from "./sql.js";
 
 export interface SettleCommand {
   paymentId: string;

@@ -3,7 +3,8 @@ import { SettleOutcome } from "@payments/contracts/gen/payments/processing/v1/pr
 import { PaymentStatus, RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import { checkInvariants } from "../../src/invariants.js";
 import { PaymentSchema } from "../../src/db/entities/payment.entity.js";
-import { PAYMENT_COLUMNS, query, toPayment } from "../../src/money/sql.js";
+import { PAYMENT_COLUMNS, toPayment } from "../../src/money/paymentRows.js";
+import { query } from "../../src/money/sql.js";
 import { holdRequest, ProcessingHarness } from "./processingHarness.js";
 
 describe("Payments as rows: Hold and Settle's prepared statements, and the row mapping (real PostgreSQL)", () => {
