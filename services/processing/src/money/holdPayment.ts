@@ -1,10 +1,10 @@
-import { CheckConstraintViolationException, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/postgresql";
+import type { EntityManager } from "@mikro-orm/postgresql";
 import { v7 as uuidv7 } from "uuid";
 import { providerAccountOwner } from "@payments/catalog/catalog";
 import { alreadyExists, failedPrecondition } from "@payments/common/grpc/errors";
 import { PaymentSchema, type Payment } from "../db/entities/payment.entity.js";
 import { holdFingerprint } from "../domain/paymentRules.js";
-import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
+import { isUniqueViolationOf, ledgerInvariantErrorOf } from "./ledgerErrors.js";
 import { paymentColumns, toPayment } from "./paymentRows.js";
 import { namedQuery, type PreparedStatement } from "./sql.js";
 
@@ -91,14 +91,9 @@ export async function holdPayment(em: EntityManager, command: HoldCommand): Prom
     });
   } catch (err) {
     // The key was used before (or is being used right now, and that hold committed first).
-    if (err instanceof UniqueConstraintViolationException && (err as { constraint?: string }).constraint === "payments_user_idempotency_key_unique")
+    if (isUniqueViolationOf(err, "payments_user_idempotency_key_unique"))
       return explainNothingInserted(em, command, requestHash, { payerFound: true, payeeFound: true });
-    if (isDivisionByZero(err))
-      throw new LedgerInvariantError(`hold for ${command.userId}: the payment or its ledger entry could not be written; nothing was`);
-    if (err instanceof UniqueConstraintViolationException || err instanceof CheckConstraintViolationException)
-      // MikroORM's message is "<the SQL> - <PostgreSQL's message>"; the statement is above.
-      throw new LedgerInvariantError(`hold for ${command.userId}: holding would break the ledger, nothing was written (${err.message.split(" - ").pop()})`);
-    throw err;
+    throw ledgerInvariantErrorOf(err, `hold for ${command.userId}`, "holding", "the payment or its ledger entry") ?? err;
   }
   const { payer_found: payerFound, payee_found: payeeFound, complete: _complete, ...paymentRow } = row!;
   if (paymentRow.id != null) return { payment: toPayment(em, paymentRow), replayed: false };

@@ -1,8 +1,8 @@
-import { CheckConstraintViolationException, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/postgresql";
+import type { EntityManager } from "@mikro-orm/postgresql";
 import { aborted, failedPrecondition, notFound } from "@payments/common/grpc/errors";
 import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
-import { isDivisionByZero, LedgerInvariantError } from "./ledgerErrors.js";
+import { isUniqueViolationOf, ledgerInvariantErrorOf } from "./ledgerErrors.js";
 import { paymentColumns, toPayment } from "./paymentRows.js";
 import { namedQuery, type PreparedStatement } from "./sql.js";
 
@@ -116,13 +116,8 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
     return { kind: "resolved", payment: toPayment(em, paymentRow) };
   } catch (err) {
     // The key was recorded meanwhile (by a settle of this or another payment): the locked path tells which.
-    if (err instanceof UniqueConstraintViolationException && (err as { constraint?: string }).constraint === "settlements_pkey") return { kind: "key-taken" };
-    if (isDivisionByZero(err))
-      throw new LedgerInvariantError(`payment ${command.paymentId}: an account, ledger entry or settlement record could not be written; nothing was`);
-    if (err instanceof UniqueConstraintViolationException || err instanceof CheckConstraintViolationException)
-      // MikroORM's message is "<the SQL> - <PostgreSQL's message>"; the statement is above.
-      throw new LedgerInvariantError(`payment ${command.paymentId}: settling would break the ledger, nothing was written (${err.message.split(" - ").pop()})`);
-    throw err;
+    if (isUniqueViolationOf(err, "settlements_pkey")) return { kind: "key-taken" };
+    throw ledgerInvariantErrorOf(err, `payment ${command.paymentId}`, "settling", "an account, ledger entry or settlement record") ?? err;
   }
 }
 
