@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { replaceAsyncResourceBind } from "@payments/common/asyncResourceBind";
 import { createServiceTokenSigner, loadServiceSigningKey, serviceTokenInterceptor } from "@payments/common/auth/serviceTokens";
 import { internalChannelOptions } from "@payments/common/internalTransport";
 import { rpcClientMetricsInterceptor } from "@payments/common/grpc/observability";
@@ -16,6 +17,8 @@ import { StubPaymentProvider } from "./provider/stubProvider.js";
 import { withProviderTimeout } from "./provider/timeoutProvider.js";
 
 const log = createLogger("gateway");
+// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+replaceAsyncResourceBind();
 try {
   const config = loadConfig();
   log.level = config.logLevel;

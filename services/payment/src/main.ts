@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
+import { replaceAsyncResourceBind } from "@payments/common/asyncResourceBind";
 import { createServiceTokenSigner, loadServiceSigningKey } from "@payments/common/auth/serviceTokens";
 import { createLogger } from "@payments/common/logger";
 import { grpcDependencyCheck, natsCheck, startHealthChecks } from "@payments/common/healthChecks";
@@ -14,6 +15,8 @@ import { createJetStreamPublisher, PaymentHandOver } from "./messaging/paymentCr
 import { startPaymentServer } from "./server.js";
 
 const bootLog = createLogger("payment");
+// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+replaceAsyncResourceBind();
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,3 +1,4 @@
+import { replaceAsyncResourceBind } from "@payments/common/asyncResourceBind";
 import { createLogger } from "@payments/common/logger";
 import { startMetricsServer } from "@payments/common/metrics";
 import { startTracing } from "@payments/common/tracing";
@@ -6,6 +7,8 @@ import { loadConfig } from "./config.js";
 import { startProcessing } from "./app.js";
 
 const log = createLogger("processing");
+// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+replaceAsyncResourceBind();
 try {
   const config = loadConfig();
   log.level = config.logLevel;
