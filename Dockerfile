@@ -60,4 +60,7 @@ USER node
 ARG SERVICE=payment
 ENV SERVICE=${SERVICE}
 # exec: node replaces the shell as PID 1, so it receives the SIGTERM of `docker stop` itself.
-CMD ["sh", "-c", "exec node services/${SERVICE}/dist/main.js"]
+# --single-threaded-gc: garbage collection without helper threads, for containers given a
+# core or two (see SERVICE_GC_FLAG in scripts/lib/childProcess.ts); Node refuses it in
+# NODE_OPTIONS. On a machine with idle cores, the helpers shorten pauses instead: drop it.
+CMD ["sh", "-c", "exec node --single-threaded-gc services/${SERVICE}/dist/main.js"]

@@ -123,14 +123,26 @@ export function withServiceHeapLimit(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
 }
 
 /**
+ * V8 collects garbage with helper threads by default, which pays off when cores are idle.
+ * Here the services share two cores with PostgreSQL, NATS and each other: a collection's
+ * main thread then waits for helpers that wait for a core, and the pauses lengthen. In
+ * paired benchmark runs, `CreatePayment` p99 at half the maximum rate was 10-14 ms with
+ * the collector on the main thread alone and 27-35 ms without (README, Performance). Node
+ * refuses this flag in NODE_OPTIONS, so it goes on the command line, here, in the services'
+ * own start scripts and in the Dockerfile's CMD.
+ */
+export const SERVICE_GC_FLAG = "--single-threaded-gc";
+
+/**
  * Starts one service with `env` as its environment (plus the heap limit, see
- * {@link SERVICE_HEAP_FLAG}): from source, as `node --import tsx --conditions=source
- * services/<name>/src/main.ts`, or built, as `node services/<name>/dist/main.js`.
+ * {@link SERVICE_HEAP_FLAG}, and {@link SERVICE_GC_FLAG}): from source, as `node
+ * --import tsx --conditions=source services/<name>/src/main.ts`, or built, as `node
+ * services/<name>/dist/main.js`.
  */
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, options: SpawnServiceOptions = {}): ManagedProcess {
   const args = options.built
-    ? [serviceEntry(name, true)]
-    : ["--import", "tsx", "--conditions=source", serviceEntry(name, false)];
+    ? [SERVICE_GC_FLAG, serviceEntry(name, true)]
+    : [SERVICE_GC_FLAG, "--import", "tsx", "--conditions=source", serviceEntry(name, false)];
   return spawnProcess(name, process.execPath, args, {
     env: withServiceHeapLimit(env),
     cwd: repoRoot,

@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import { repoRoot } from "@payments/common/paths";
-import { SERVICE_HEAP_FLAG } from "../../scripts/lib/childProcess.js";
+import { SERVICE_GC_FLAG, SERVICE_HEAP_FLAG } from "../../scripts/lib/childProcess.js";
 
 /** Folders of the npm workspaces (the root package.json's `workspaces`, each "<dir>/*"). */
 async function workspaceFolders(): Promise<string[]> {
@@ -37,5 +37,10 @@ describe("Dockerfile", () => {
     const limit = runtime.indexOf(`ENV NODE_OPTIONS=${SERVICE_HEAP_FLAG}`);
     expect(limit, "the runtime stage sets it").to.be.greaterThan(0);
     expect(limit, "after npm ci").to.be.greaterThan(runtime.indexOf("RUN npm ci"));
+  });
+
+  it("starts the services with the garbage-collector flag the local launcher uses", async () => {
+    const dockerfile = await readFile(path.join(repoRoot, "Dockerfile"), "utf8");
+    expect(dockerfile).to.include(`"exec node ${SERVICE_GC_FLAG} services/\${SERVICE}/dist/main.js"`);
   });
 });
