@@ -39,10 +39,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-# A heap limit keeps V8 from growing the heap to several times the live data between full
-# collections (see SERVICE_HEAP_FLAG in scripts/lib/childProcess.ts); override it here. Set
-# after npm ci, which must not run under it.
-ENV NODE_OPTIONS=--max-old-space-size=256
+# Heap limits keep V8 from growing the heap to several times the live data between full
+# collections, and Node 24's young generation to Node 20's size (see SERVICE_HEAP_FLAGS in
+# scripts/lib/childProcess.ts); override them here. Set after npm ci, which must not run
+# under them.
+ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16"
 COPY --from=build /app/libs/contracts/dist libs/contracts/dist
 COPY --from=build /app/libs/catalog/dist libs/catalog/dist
 COPY --from=build /app/libs/common/dist libs/common/dist

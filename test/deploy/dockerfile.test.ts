@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import { repoRoot } from "@payments/common/paths";
-import { SERVICE_GC_FLAG, SERVICE_HEAP_FLAG } from "../../scripts/lib/childProcess.js";
+import { SERVICE_GC_FLAG, SERVICE_HEAP_FLAGS } from "../../scripts/lib/childProcess.js";
 
 /** Folders of the npm workspaces (the root package.json's `workspaces`, each "<dir>/*"). */
 async function workspaceFolders(): Promise<string[]> {
@@ -31,10 +31,10 @@ describe("Dockerfile", () => {
       expect(runtime, folder).to.include(`COPY --from=build /app/${folder}/dist ${folder}/dist`);
   });
 
-  it("runs the services with the heap limit the local launcher uses, set after npm ci", async () => {
+  it("runs the services with the heap limits the local launcher uses, set after npm ci", async () => {
     const dockerfile = await readFile(path.join(repoRoot, "Dockerfile"), "utf8");
     const runtime = dockerfile.slice(dockerfile.indexOf("AS runtime"));
-    const limit = runtime.indexOf(`ENV NODE_OPTIONS=${SERVICE_HEAP_FLAG}`);
+    const limit = runtime.indexOf(`ENV NODE_OPTIONS="${SERVICE_HEAP_FLAGS.join(" ")}"`);
     expect(limit, "the runtime stage sets it").to.be.greaterThan(0);
     expect(limit, "after npm ci").to.be.greaterThan(runtime.indexOf("RUN npm ci"));
   });
