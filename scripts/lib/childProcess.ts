@@ -112,7 +112,7 @@ export interface SpawnServiceOptions {
  *   Processing then peaked at ~240 MB RSS with ~50 MB live. Under a 256 MB limit it grows by
  *   less than half, so RSS stays near the live set.
  * - Young: 16 MB per semi-space is Node 20's default; Node 24's V8 sizes it several times
- *   larger (134 MB of new space against 34 MB under the same flags), which took each service
+ *   larger (134 MB of new space against 34 MB in an allocation test), which took each service
  *   past 250 MB RSS there (README, Performance).
  * The Dockerfile sets the same.
  */
@@ -140,8 +140,8 @@ export function withServiceHeapLimit(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
 export const SERVICE_GC_FLAG = "--single-threaded-gc";
 
 /**
- * Starts one service with `env` as its environment (plus the heap limit, see
- * {@link SERVICE_HEAP_FLAGS}, and {@link SERVICE_GC_FLAG}): from source, as `node
+ * Starts one service with `env` as its environment, the heap limits of
+ * {@link SERVICE_HEAP_FLAGS} and {@link SERVICE_GC_FLAG}: from source, as `node
  * --import tsx --conditions=source services/<name>/src/main.ts`, or built, as `node
  * services/<name>/dist/main.js`.
  */
