@@ -15,6 +15,8 @@ export interface CeilingResult {
   /** Filled in by the caller, which measures around the run. */
   commitsPerPayment?: number;
   postgresCpuMsPerPayment?: number;
+  /** When the result is the mean of runs (see {@link meanCeiling}): each run's settled/s. */
+  settledPerSOfRuns?: number[];
 }
 
 /**
@@ -25,7 +27,7 @@ export interface CeilingResult {
  */
 export async function runCeiling(
   orm: MikroORM,
-  options: { durationMs: number; payer: (n: number) => string; amountMinor: bigint; serviceId: string; connections: number },
+  options: { durationMs: number; payer: (n: number) => string; amountMinor: bigint; serviceId: string; connections: number; keyPrefix: string },
 ): Promise<CeilingResult> {
   let next = 0;
   let settled = 0;
@@ -39,7 +41,7 @@ export async function runCeiling(
       const n = next++;
       const { payment } = await holdPayment(orm.em.fork(), {
         userId: options.payer(n),
-        idempotencyKey: `ceiling-${n}`,
+        idempotencyKey: `${options.keyPrefix}-${n}`,
         serviceId: options.serviceId,
         details: { mobileTopUp: { phoneNumber: "+14155550123" } },
         amountMinor: options.amountMinor,
@@ -61,5 +63,27 @@ export async function runCeiling(
     settledPerS: settled / durationS,
     pairLatencyP50Ms: percentile(latencies, 0.5),
     pairLatencyP99Ms: percentile(latencies, 0.99),
+  };
+}
+
+/**
+ * The mean of ceiling runs taken before and after the closed-loop runs: on a shared machine
+ * the ceiling drifts within minutes, and bracketing the maximum compares the two over the
+ * same stretch of time.
+ */
+export function meanCeiling(results: CeilingResult[]): CeilingResult {
+  const mean = (value: (r: CeilingResult) => number) => results.reduce((sum, r) => sum + value(r), 0) / results.length;
+  const meanOfKnown = (value: (r: CeilingResult) => number | undefined) =>
+    results.every((r) => value(r) !== undefined) ? mean((r) => value(r)!) : undefined;
+  return {
+    connections: results[0]!.connections,
+    durationS: mean((r) => r.durationS),
+    settled: results.reduce((sum, r) => sum + r.settled, 0),
+    settledPerS: mean((r) => r.settledPerS),
+    pairLatencyP50Ms: mean((r) => r.pairLatencyP50Ms),
+    pairLatencyP99Ms: mean((r) => r.pairLatencyP99Ms),
+    commitsPerPayment: meanOfKnown((r) => r.commitsPerPayment),
+    postgresCpuMsPerPayment: meanOfKnown((r) => r.postgresCpuMsPerPayment),
+    settledPerSOfRuns: results.map((r) => r.settledPerS),
   };
 }

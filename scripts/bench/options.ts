@@ -34,8 +34,9 @@ export const USAGE = `npm run bench -- [options]
 
 Starts the three services (like the whole-system tests: the machine's PostgreSQL and NATS,
 a database and a stream of its own, removed afterwards), seeds funded accounts, measures
-the direct-SQL ceiling, a closed-loop run to find the maximum, then open-loop runs at
-fractions of it. Prints a table; writes bench-results/latest.json and latest.svg.
+the direct-SQL ceiling, closed-loop runs to find the maximum, the ceiling again (the ratio
+uses the mean of the two), then open-loop runs at fractions of the maximum. Prints a table;
+writes bench-results/latest.json and latest.svg.
 
   --users N                 funded users the load is spread over (2000)
   --hot                     all payments from one account with a big balance
