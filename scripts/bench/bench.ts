@@ -54,6 +54,7 @@ async function measureCeiling(options: BenchOptions, system: SystemUnderTest, pr
       keyPrefix,
     });
     const pgAfter = snapshotCpu(await probe.postgresPids());
+    log(`  ${result.settledPerS.toFixed(1)} settled/s`);
     // A backend reports its commits when it exits (otherwise up to 10 s late): close first.
     await orm.close(true);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -93,7 +94,6 @@ async function main(): Promise<void> {
     if (options.ceiling) {
       log(`SQL ceiling: ${options.dbPool} connections for ${options.ceilingDurationMs / 1000} s…`);
       ceiling = await measureCeiling(options, system, probe, "ceiling-before");
-      log(`  ${ceiling.settledPerS.toFixed(1)} settled/s`);
     }
 
     if (options.warmupMs > 0) {
@@ -130,9 +130,7 @@ async function main(): Promise<void> {
       }
       if (ceiling) {
         log(`SQL ceiling again, after the closed loops…`);
-        const after = await measureCeiling(options, system, probe, "ceiling-after");
-        log(`  ${after.settledPerS.toFixed(1)} settled/s`);
-        ceiling = meanCeiling([ceiling, after]);
+        ceiling = meanCeiling(ceiling, await measureCeiling(options, system, probe, "ceiling-after"));
       }
       const max = sustainedPerS(best!);
       for (const fraction of options.fractions) {

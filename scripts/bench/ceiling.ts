@@ -15,8 +15,8 @@ export interface CeilingResult {
   /** Filled in by the caller, which measures around the run. */
   commitsPerPayment?: number;
   postgresCpuMsPerPayment?: number;
-  /** When the result is the mean of runs (see {@link meanCeiling}): each run's settled/s. */
-  settledPerSOfRuns?: number[];
+  /** When the result is the mean of two runs (see {@link meanCeiling}): each run's settled/s. */
+  settledPerSBeforeAndAfter?: [number, number];
 }
 
 /**
@@ -71,19 +71,19 @@ export async function runCeiling(
  * the ceiling drifts within minutes, and bracketing the maximum compares the two over the
  * same stretch of time.
  */
-export function meanCeiling(results: CeilingResult[]): CeilingResult {
-  const mean = (value: (r: CeilingResult) => number) => results.reduce((sum, r) => sum + value(r), 0) / results.length;
+export function meanCeiling(before: CeilingResult, after: CeilingResult): CeilingResult {
+  const mean = (value: (r: CeilingResult) => number) => (value(before) + value(after)) / 2;
   const meanOfKnown = (value: (r: CeilingResult) => number | undefined) =>
-    results.every((r) => value(r) !== undefined) ? mean((r) => value(r)!) : undefined;
+    value(before) !== undefined && value(after) !== undefined ? mean((r) => value(r)!) : undefined;
   return {
-    connections: results[0]!.connections,
+    connections: before.connections,
     durationS: mean((r) => r.durationS),
-    settled: results.reduce((sum, r) => sum + r.settled, 0),
+    settled: before.settled + after.settled,
     settledPerS: mean((r) => r.settledPerS),
     pairLatencyP50Ms: mean((r) => r.pairLatencyP50Ms),
     pairLatencyP99Ms: mean((r) => r.pairLatencyP99Ms),
     commitsPerPayment: meanOfKnown((r) => r.commitsPerPayment),
     postgresCpuMsPerPayment: meanOfKnown((r) => r.postgresCpuMsPerPayment),
-    settledPerSOfRuns: results.map((r) => r.settledPerS),
+    settledPerSBeforeAndAfter: [before.settledPerS, after.settledPerS],
   };
 }

@@ -67,7 +67,9 @@ export function formatReport(input: {
     out.push(
       `SQL ceiling (Hold + Settle statements straight to PostgreSQL, ${c.connections} connections, ${f(c.durationS)} s): ` +
         `${f(c.settledPerS)} settled/s` +
-        (c.settledPerSOfRuns ? ` (mean of ${c.settledPerSOfRuns.map((perS) => f(perS)).join(" before and ")} after the closed loops)` : "") +
+        (c.settledPerSBeforeAndAfter
+          ? ` (mean of ${f(c.settledPerSBeforeAndAfter[0])} before and ${f(c.settledPerSBeforeAndAfter[1])} after the closed loops)`
+          : "") +
         `; per pair p50 ${f(c.pairLatencyP50Ms, 2)} ms, p99 ${f(c.pairLatencyP99Ms, 2)} ms` +
         (c.commitsPerPayment !== undefined ? `; ${f(c.commitsPerPayment, 2)} commits/payment` : "") +
         (c.postgresCpuMsPerPayment !== undefined ? `; PostgreSQL ${f(c.postgresCpuMsPerPayment, 2)} CPU ms/payment` : ""),
