@@ -34,7 +34,7 @@ export function checkTargets(
   if (ceiling && best)
     checks.push({
       target: "settled throughput >= 50% of the SQL ceiling",
-      measured: `${f(best.settledPerS)}/s of ${f(ceiling.settledPerS)}/s = ${f((100 * best.settledPerS) / ceiling.settledPerS, 0)}%`,
+      measured: `${f(best.settledPerS)}/s of ${f(ceiling.settledPerS)}/s = ${f((100 * best.settledPerS) / ceiling.settledPerS, 1)}%`,
       pass: best.settledPerS >= 0.5 * ceiling.settledPerS,
     });
   else checks.push({ target: "settled throughput >= 50% of the SQL ceiling", measured: "n/a (needs the ceiling and a closed-loop run)", pass: undefined });
