@@ -47,9 +47,7 @@ export function namedQuery<Row = Record<string, unknown>>(
   bindings: Record<string, unknown>,
 ): Promise<Row[]> {
   if (typeof sql === "string") return run<Row>(em, em.getKnex().raw(sql, bindings as Knex.ValueDict));
-  if (!em.getTransactionContext()) return runOnPooledConnection<Row>(em, driverStatementOf(sql), bindings);
-  // knex hands its options to the driver's query config, where `name` makes pg prepare it.
-  return run<Row>(em, em.getKnex().raw(sql.text, bindings as Knex.ValueDict).options({ name: sql.name }));
+  return runPrepared<Row>(em, driverStatementOf(sql), bindings);
 }
 
 /** A prepared statement as the driver takes it: `$1`-style placeholders, and the binding each stands for. */
@@ -79,31 +77,42 @@ export function driverStatementOf(statement: PreparedStatement): DriverStatement
   return driverStatement;
 }
 
-/** The one method of a pooled pg client this module uses. */
+/** The one method of a pg connection this module uses. */
 interface DriverConnection {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 /**
- * Runs a prepared statement outside any transaction on a connection of MikroORM's own pool,
- * handed straight to the driver. Building the statement through knex (named bindings parsed,
- * placeholders renumbered, a runner and its events) on every call took about a sixth of
- * Processing's CPU on Hold and Settle (perf, at 400 payments/s); the pool, its limits and
- * the error conversion stay MikroORM's.
+ * Where connections come from: knex's client for MikroORM's pool, or a transaction's client,
+ * which hands out the transaction's own connection and keeps it on release.
  */
-async function runOnPooledConnection<Row>(em: EntityManager, statement: DriverStatement, bindings: Record<string, unknown>): Promise<Row[]> {
+interface ConnectionSource {
+  acquireConnection(): Promise<DriverConnection>;
+  releaseConnection(connection: DriverConnection): Promise<void>;
+}
+
+/**
+ * Runs a prepared statement straight on the pg driver, on a connection of MikroORM's own pool
+ * or, inside a transaction, on the transaction's connection. Building the statement through
+ * knex (named bindings parsed, placeholders renumbered, a runner and its events) on every
+ * call took about a sixth of Processing's CPU on Hold and Settle (perf, at 400 payments/s);
+ * the pool, its limits, the transactions and the error conversion stay MikroORM's. Both
+ * cases must send the very same text: pg refuses a statement name that a connection has
+ * prepared with another text, and knex numbers its placeholders differently.
+ */
+async function runPrepared<Row>(em: EntityManager, statement: DriverStatement, bindings: Record<string, unknown>): Promise<Row[]> {
   const values = statement.parameters.map((parameter) => {
     const value = bindings[parameter];
     if (value === undefined) throw new Error(`statement ${statement.name}: no value for :${parameter}`);
     return value;
   });
-  const client = em.getKnex().client as { acquireConnection(): Promise<DriverConnection>; releaseConnection(connection: DriverConnection): Promise<void> };
-  const connection = await client.acquireConnection();
+  const source = (em.getTransactionContext<Knex.Transaction>() ?? em.getKnex()).client as unknown as ConnectionSource;
+  const connection = await source.acquireConnection();
   try {
     return (await connection.query({ name: statement.name, text: statement.text, values })).rows as Row[];
   } catch (err) {
     throw err instanceof Error ? em.getDriver().convertException(err) : err;
   } finally {
-    await client.releaseConnection(connection);
+    await source.releaseConnection(connection);
   }
 }
