@@ -8,6 +8,7 @@ import { createOrmConfig } from "@payments/processing/db/mikro-orm.config";
 import { meanCeiling, runCeiling, type CeilingResult } from "./ceiling.js";
 import { renderChart } from "./chart.js";
 import { LoadGenerator } from "./loadGenerator.js";
+import { describeMachine, machineLabel } from "./machine.js";
 import type { LoadResult } from "./load.js";
 import { DatabaseProbe, measureRun, type RunResult } from "./measure.js";
 import { parseOptions, USAGE, type BenchOptions } from "./options.js";
@@ -157,8 +158,12 @@ async function main(): Promise<void> {
       ...(best ? [{ label: "accepted max", perS: best.acceptedPerS }, { label: "settled max", perS: best.settledPerS }] : []),
     ];
     if (!best) for (const r of openRuns) bars.push({ label: `settled@${Math.round(r.offeredPerS ?? 0)}`, perS: r.settledPerS });
+    const machine = describeMachine();
     const chart = renderChart(
-      `payment saga, ${options.hot ? "hot account" : `${options.users} users`}, provider ${options.providerLatencyMs} ms, ${new Date().toISOString().slice(0, 10)}`,
+      {
+        text: `payment saga, ${options.hot ? "hot account" : `${options.users} users`}, provider ${options.providerLatencyMs} ms, ${new Date().toISOString().slice(0, 10)}`,
+        machine: machineLabel(machine),
+      },
       openRuns.map((r) => ({ offeredPerS: r.offeredPerS ?? 0, ...r.latencyMs })),
       bars,
       20,
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     const json = {
       at: new Date().toISOString(),
       system: system.description,
-      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      machine,
       options: { ...options, amountMinor: options.amountMinor.toString() },
       ceiling,
       runs,

@@ -48,11 +48,17 @@ function axes(x0: number, y0: number, w: number, h: number, yMax: number, yLabel
  * The benchmark's chart as a small self-contained SVG: CreatePayment latency percentiles
  * against offered load (open-loop runs) on the left, throughputs on the right.
  */
-export function renderChart(title: string, points: LatencyPoint[], bars: ThroughputBar[], latencyTargetMs?: number): string {
+export function renderChart(
+  title: { text: string; machine: string },
+  points: LatencyPoint[],
+  bars: ThroughputBar[],
+  latencyTargetMs?: number,
+): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11" fill="#212529">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${esc(title.text)}</text>`,
+    `<text x="${W / 2}" y="33" text-anchor="middle" fill="#495057">${esc(title.machine)}</text>`,
   ];
 
   // Left: latency percentiles against offered load.
