@@ -58,7 +58,7 @@ export function renderChart(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11" fill="#212529">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${esc(title.text)}</text>`,
-    `<text x="${W / 2}" y="33" text-anchor="middle" fill="#495057">${esc(title.machine)}</text>`,
+    `<text x="${W / 2}" y="${H - 5}" text-anchor="middle" fill="#495057">${esc(title.machine)}</text>`,
   ];
 
   // Left: latency percentiles against offered load.
