@@ -39,7 +39,8 @@ export function query<Row = Record<string, unknown>>(em: EntityManager, sql: str
 /**
  * Like {@link query}, with named bindings (`:amount`), for statements that use a value
  * more than once; a {@link PreparedStatement} is prepared on each connection it runs on.
- * Casts must be written `cast(:x as uuid)`: `::` would read as a binding.
+ * In a plain string, which knex reads, casts must be written `cast(:x as uuid)`: `::` would
+ * read as a binding.
  */
 export function namedQuery<Row = Record<string, unknown>>(
   em: EntityManager,
@@ -68,7 +69,8 @@ export function driverStatementOf(statement: PreparedStatement): DriverStatement
   if (!driverStatement) {
     const parameters: string[] = [];
     const text = statement.text.replace(NAMED_BINDING, (_match, name: string) => {
-      const index = parameters.includes(name) ? parameters.indexOf(name) : parameters.push(name) - 1;
+      let index = parameters.indexOf(name);
+      if (index < 0) index = parameters.push(name) - 1;
       return `$${index + 1}`;
     });
     driverStatement = { name: statement.name, text, parameters };
