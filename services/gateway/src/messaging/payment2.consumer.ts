@@ -98,10 +98,15 @@ export async function startConsumer(
   const inFlight = new Map<Promise<void>, Delivery>();
   let running = true;
   let messages: ConsumerMessages | undefined;
-  let wakeOnStop!: () => void;
-  const stopRequested = new Promise<void>((resolve) => (wakeOnStop = resolve));
-
-  const slotFree = () => Promise.race([...inFlight.keys(), stopRequested]);
+  // The loop waits on one promise, settled when a handler finishes or stop() is called. (A race
+  // over every in-flight task would add a reaction to each of them per wait, all kept until
+  // the task ends: at full concurrency, tens of reactions per message.)
+  let wakeLoop: (() => void) | undefined;
+  const wake = () => {
+    wakeLoop?.();
+    wakeLoop = undefined;
+  };
+  const slotFree = () => new Promise<void>((resolve) => (wakeLoop = resolve));
 
   const start = (delivery: Delivery) => {
     if (delivery.deliveryCount > 1) redeliveries.inc();
@@ -109,7 +114,10 @@ export async function startConsumer(
       log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
       delivery.nak(1_000);
     });
-    const tracked = task.finally(() => inFlight.delete(tracked));
+    const tracked = task.finally(() => {
+      inFlight.delete(tracked);
+      wake();
+    });
     inFlight.set(tracked, delivery);
   };
 
@@ -144,7 +152,7 @@ export async function startConsumer(
   return {
     async stop(graceMs, settleMs = 5_000) {
       running = false;
-      wakeOnStop();
+      wake();
       // Not awaited: close() resolves only once the loop has gone through the buffer.
       void messages?.close();
       const finished = Promise.all([loop, ...inFlight.keys()]).then(() => true);

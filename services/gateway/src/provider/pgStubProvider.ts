@@ -179,7 +179,7 @@ export class PgStubPaymentProvider implements PaymentProvider {
 
   private async simulateNetwork(): Promise<void> {
     const jitter = Math.floor(this.random() * (this.options.latencyJitterMs ?? 0));
-    await sleep(this.options.latencyMs + jitter);
+    if (this.options.latencyMs + jitter > 0) await sleep(this.options.latencyMs + jitter);
     if (this.random() < (this.options.transientFailureRate ?? 0)) throw new ProviderUnavailableError("stub provider: simulated outage");
   }
 }
