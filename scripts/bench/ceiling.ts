@@ -39,7 +39,7 @@ export async function runCeiling(
     while (performance.now() < deadline) {
       const t0 = performance.now();
       const n = next++;
-      const { payment } = await holdPayment(orm.em.fork(), {
+      const { payment } = await holdPayment(orm.em, {
         userId: options.payer(n),
         idempotencyKey: `${options.keyPrefix}-${n}`,
         serviceId: options.serviceId,
@@ -47,7 +47,7 @@ export async function runCeiling(
         amountMinor: options.amountMinor,
         currency: "USD",
       });
-      await settlePayment(orm.em.fork(), { paymentId: payment.id, idempotencyKey: `settle:${payment.id}`, outcome: "APPROVED" });
+      await settlePayment(orm.em, { paymentId: payment.id, idempotencyKey: `settle:${payment.id}`, outcome: "APPROVED" });
       settled++;
       latencies.push(performance.now() - t0);
     }

@@ -23,8 +23,11 @@ export interface ProcessingDeps {
 }
 
 /**
- * The ProcessingService implementation. Each call works in its own forked entity manager
- * (no shared identity map between requests).
+ * The ProcessingService implementation. Each call that loads entities works in its own forked
+ * entity manager (no shared identity map between requests). Hold and Settle are given the
+ * global one: their common path is one prepared statement and needs no identity map, and
+ * their rare paths fork or open a transaction (which forks) themselves. A fork per call cost
+ * about 6 % of Processing's CPU at the maximum rate (perf).
  */
 export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBinding {
   const em = () => orm.em.fork();
@@ -32,7 +35,7 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
     hold: unary(log, "Hold", async (request) => {
       // The Hold's own span context is kept with the payment: a second hand-over continues from it.
       const command = { ...toHoldCommand(request), traceParent: activeTraceParent() };
-      const result = await holdPayment(em(), command);
+      const result = await holdPayment(orm.em, command);
       crashPoint("processing.after-hold-commit");
       log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
@@ -41,7 +44,7 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
       const command = toSettleCommand(request);
       // The operator may only resolve what the gateway parked, whatever its request says.
       if (verifiedCaller(call.metadata) === "ops") command.requireUnderReview = true;
-      const result = await settlePayment(em(), command);
+      const result = await settlePayment(orm.em, command);
       crashPoint("processing.after-settle-commit");
       if (!result.replayed) recordSettled(result.payment, command.outcome);
       log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");

@@ -71,7 +71,8 @@ type HoldRow = Record<string, unknown> & { payer_found: boolean; payee_found: bo
  * concurrency), the payment and its ledger entry are written only for a row that was
  * updated, and a key used before makes the insert fail, which undoes the whole statement.
  * So either all of it happens or none of it: no hold without its payment, no second hold
- * for a replayed key.
+ * for a replayed key. `em` may be the global entity manager: only the rare path loads an
+ * entity, in a fork of its own.
  */
 export async function holdPayment(em: EntityManager, command: HoldCommand): Promise<HoldResult> {
   const requestHash = holdFingerprint(command);

@@ -30,6 +30,7 @@ export interface SettleResult {
  * releases the hold. The common case (a CREATED payment, a new key) is one statement and
  * one round trip; everything else (a replayed key, a payment already resolved, one not
  * found or not parked for an operator) goes through the locked read below, which decides.
+ * `em` may be the global entity manager: the locked read runs in a transaction, which forks.
  */
 export async function settlePayment(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
   const resolution = await resolveIfCreated(em, command);
