@@ -42,6 +42,7 @@ async function startLoadGenerator(options: BenchOptions, system: SystemUnderTest
 }
 
 async function measureCeiling(options: BenchOptions, system: SystemUnderTest, probe: DatabaseProbe, keyPrefix: string): Promise<CeilingResult> {
+  await probe.vacuum();
   const orm = await MikroORM.init(createOrmConfig({ databaseUrl: system.databaseUrl, poolMax: options.dbPool }));
   try {
     const pgBefore = snapshotCpu(await probe.postgresPids());
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
     const runs: RunResult[] = [];
     const run = async (name: string, runKey: string, drive: () => Promise<LoadResult>) => {
       log(`${name}…`);
+      await probe.vacuum();
       const result = await measureRun(name, system, probe, runKey, options.drainTimeoutMs, load!.live, drive);
       log(
         `  accepted ${result.acceptedPerS.toFixed(1)}/s, settled ${result.settledPerS.toFixed(1)}/s, p99 ${result.latencyMs.p99.toFixed(1)} ms, errors ${result.sent - result.accepted}`,

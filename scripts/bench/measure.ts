@@ -45,6 +45,17 @@ export class DatabaseProbe {
     return (await this.db.query<Row>(sql, values)).rows;
   }
 
+  /**
+   * Vacuums and analyses this database's tables, as autovacuum would, so each run starts
+   * from the same state. Every Hold and Settle leaves dead versions of the payer's and the
+   * provider's account rows and of the payment's row; with autovacuum off (as on the
+   * development VM) they pile up, and the ceiling measured after the closed loops came out
+   * at 60-80 % of the one before.
+   */
+  async vacuum(): Promise<void> {
+    await this.query("vacuum analyze");
+  }
+
   async commits(): Promise<number> {
     const [row] = await this.query<{ n: string }>("select xact_commit as n from pg_stat_database where datname = current_database()");
     return Number(row!.n) - this.ownCommits;
