@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decideOutcome, type OutcomeRules } from "../domain/outcomeRules.js";
 import { ProviderUnavailableError, type ChargeRequest, type ChargeResult, type ChargeStatus, type PaymentProvider } from "./paymentProvider.js";
@@ -41,7 +41,9 @@ export class StubPaymentProvider implements PaymentProvider {
         result = { outcome: "DECLINED", reason: "the payment was cancelled after the provider was unavailable" };
       } else {
         const verdict = decideOutcome(this.options.rules, request);
-        result = verdict.outcome === "APPROVED" ? { outcome: "APPROVED", providerReference: `stub-${randomUUID()}` } : verdict;
+        // Not randomUUID(): it returns a tree of small concatenated strings (about 500 bytes),
+        // and the stub keeps every result for the life of the process.
+        result = verdict.outcome === "APPROVED" ? { outcome: "APPROVED", providerReference: `stub-${randomBytes(16).toString("hex")}` } : verdict;
         if (result.outcome === "APPROVED") this.charges.set(request.idempotencyKey, (this.charges.get(request.idempotencyKey) ?? 0) + 1);
       }
       this.results.set(request.idempotencyKey, result);
