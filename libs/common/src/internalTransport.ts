@@ -20,11 +20,20 @@ export function readInternalAllowInsecure(env: Env): boolean {
 const MULTI_ADDRESS_TARGET = /^(dns|ipv4|ipv6):/;
 
 /**
+ * grpc-js keeps channelz statistics (counters and timestamps per call, message and socket) on
+ * by default. Nothing here serves channelz, so they only cost CPU on every call; servers and
+ * internal clients turn them off.
+ */
+export const CHANNELZ_OFF = { "grpc.enable_channelz": 0 } as const;
+
+/**
  * Channel options of a client of an internal service. A `dns:`, `ipv4:` or `ipv6:` target
  * gets the round_robin policy, so calls spread over every replica the name resolves to (grpc-js
  * defaults to pick_first: one connection, one replica). A plain `host:port` keeps pick_first.
+ * Channelz is off unless `options` says otherwise.
  */
 export function internalChannelOptions<Options extends ChannelOptions>(target: string, options: Options): Options {
-  if (!MULTI_ADDRESS_TARGET.test(target) || options["grpc.service_config"] !== undefined) return options;
-  return { ...options, "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
+  const withDefaults = { ...CHANNELZ_OFF, ...options };
+  if (!MULTI_ADDRESS_TARGET.test(target) || options["grpc.service_config"] !== undefined) return withDefaults;
+  return { ...withDefaults, "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 }

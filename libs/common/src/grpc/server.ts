@@ -7,6 +7,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/pr
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { rpcMetricsInterceptor } from "./observability.js";
+import { CHANNELZ_OFF } from "../internalTransport.js";
 
 /** Largest request a server accepts unless configured otherwise. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -59,6 +60,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     "grpc.keepalive_permit_without_calls": 1,
+    ...CHANNELZ_OFF,
     // First, so it also counts the statuses the other interceptors answer with.
     interceptors: [rpcMetricsInterceptor, ...(options.interceptors ?? []), refuseUndecodableRequests],
   });

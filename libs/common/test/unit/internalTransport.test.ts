@@ -11,8 +11,14 @@ describe("internal transport", () => {
   });
 
   it("leaves a plain host:port target on grpc-js's default policy", () => {
-    expect(internalChannelOptions("127.0.0.1:50052", {})).to.deep.equal({});
-    expect(internalChannelOptions("processing:50052", {})).to.deep.equal({});
+    expect(internalChannelOptions("127.0.0.1:50052", {})).to.not.have.property("grpc.service_config");
+    expect(internalChannelOptions("processing:50052", {})).to.not.have.property("grpc.service_config");
+  });
+
+  it("turns channelz off unless told otherwise", () => {
+    expect(internalChannelOptions("127.0.0.1:50052", {})).to.deep.equal({ "grpc.enable_channelz": 0 });
+    expect(internalChannelOptions("dns:///processing:50052", {})).to.have.property("grpc.enable_channelz", 0);
+    expect(internalChannelOptions("127.0.0.1:50052", { "grpc.enable_channelz": 1 })).to.have.property("grpc.enable_channelz", 1);
   });
 
   it("allows plaintext outside production and in production only when told so", () => {

@@ -25,6 +25,13 @@ export class StubPaymentProvider implements PaymentProvider {
   /** Keys the stub said it had no charge for: they may never charge afterwards. */
   private readonly closedKeys = new Set<string>();
   private readonly random: () => number;
+  /**
+   * References are this prefix (random per stub) and a counter: the stub keeps every result
+   * for the life of the process, and a randomUUID() per charge cost ~500 bytes each (V8 keeps
+   * it as a tree of small concatenated strings) and a call for entropy.
+   */
+  private readonly referencePrefix = `stub-${randomBytes(6).toString("hex")}-`;
+  private approvedCount = 0;
   private active = 0;
   private maxActive = 0;
 
@@ -41,9 +48,7 @@ export class StubPaymentProvider implements PaymentProvider {
         result = { outcome: "DECLINED", reason: "the payment was cancelled after the provider was unavailable" };
       } else {
         const verdict = decideOutcome(this.options.rules, request);
-        // Not randomUUID(): it returns a tree of small concatenated strings (about 500 bytes),
-        // and the stub keeps every result for the life of the process.
-        result = verdict.outcome === "APPROVED" ? { outcome: "APPROVED", providerReference: `stub-${randomBytes(16).toString("hex")}` } : verdict;
+        result = verdict.outcome === "APPROVED" ? { outcome: "APPROVED", providerReference: `${this.referencePrefix}${++this.approvedCount}` } : verdict;
         if (result.outcome === "APPROVED") this.charges.set(request.idempotencyKey, (this.charges.get(request.idempotencyKey) ?? 0) + 1);
       }
       this.results.set(request.idempotencyKey, result);
