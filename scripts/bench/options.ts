@@ -53,7 +53,7 @@ writes bench-results/latest.json and latest.svg.
   --duration S              seconds per run (15)
   --warmup S                closed-loop warm-up before measuring, not reported (25): the services'
                             JIT compilers take a fifth of their CPU in the first 15 s of load
-  --ceiling-duration S      seconds of the direct-SQL ceiling (10); --no-ceiling skips it
+  --ceiling-duration S      seconds of the direct-SQL ceiling (10), each after 5 s not measured; --no-ceiling skips it
   --channels N              gRPC channels (TCP connections) of the load generator (4)
   --provider-latency-ms MS  stub provider latency (0: capacity); --provider-jitter-ms MS adds up to MS at random
   --gateway-concurrency N   GATEWAY_CONCURRENCY (32)
