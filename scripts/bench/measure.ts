@@ -3,7 +3,8 @@ import type { ServiceName } from "../lib/childProcess.js";
 import type { LiveCounters, LoadResult } from "./load.js";
 import type { PgClient } from "./pg.js";
 import { cpuDeltaMs, snapshotCpu, type CpuSnapshot } from "./procStats.js";
-import { ServerLatencyProbe, type ServerLatency } from "./serverLatency.js";
+import { gcPauseShare, readGcSeconds, type GcPauseShare } from "./gcTime.js";
+import { fetchMetricsTexts, ServerLatencyProbe, type ServerLatency } from "./serverLatency.js";
 import type { SystemUnderTest } from "./systemUnderTest.js";
 import { sampleWaits, type WaitProfile } from "./waitEvents.js";
 
@@ -31,6 +32,8 @@ export interface RunResult extends LoadResult {
   waits: WaitProfile;
   /** The services' own timing of the run's calls (empty for a system whose metrics are not reachable). */
   serverLatency: ServerLatency;
+  /** Per service (whose metrics are reachable), the share of the run's wall time paused in garbage collection. */
+  gcPause: GcPauseShare;
   /** Database terminal count and client accepted count, about once a second. */
   timeline: Array<{ tMs: number; accepted: number; terminal: number }>;
 }
@@ -97,6 +100,8 @@ async function snapshot(system: SystemUnderTest, probe: DatabaseProbe): Promise<
   return { cpu, loadgen: process.cpuUsage(), commits: await probe.commits() };
 }
 
+const gcSecondsOf = (texts: Map<string, string>) => new Map([...texts].map(([service, text]) => [service, readGcSeconds(text)]));
+
 /**
  * Runs `load` and measures around it: CPU of every process before and after (after the
  * run's last payment was resolved, so settlement work is included), commits, terminal
@@ -111,8 +116,8 @@ export async function measureRun(
   live: LiveCounters,
   load: () => Promise<LoadResult>,
 ): Promise<RunResult> {
-  const latencyProbe = new ServerLatencyProbe(system.metricsPorts);
-  const latencyBefore = await latencyProbe.snapshot();
+  const metricsBefore = await fetchMetricsTexts(system.metricsPorts);
+  const metricsReadAt = Date.now();
   const before = await snapshot(system, probe);
   const timeline: RunResult["timeline"] = [];
   const startedWall = Date.now();
@@ -141,7 +146,8 @@ export async function measureRun(
   }
   sampling = false;
   await sampler;
-  const latencyAfter = await latencyProbe.snapshot();
+  const metricsAfter = await fetchMetricsTexts(system.metricsPorts);
+  const metricsWallMs = Date.now() - metricsReadAt;
   // Backends report their commit counts to pg_stat_database up to a second late.
   await sleep(1200);
   const after = await snapshot(system, probe);
@@ -180,7 +186,8 @@ export async function measureRun(
     createToTerminalMs: { p50: stats!.p50 ?? Number.NaN, p99: stats!.p99 ?? Number.NaN },
     cpuMsPerPayment,
     commitsPerPayment: (after.commits - before.commits) / payments,
-    serverLatency: ServerLatencyProbe.between(latencyBefore, latencyAfter),
+    serverLatency: ServerLatencyProbe.between(ServerLatencyProbe.read(metricsBefore), ServerLatencyProbe.read(metricsAfter)),
+    gcPause: gcPauseShare(gcSecondsOf(metricsBefore), gcSecondsOf(metricsAfter), metricsWallMs),
     waits: await waits,
     timeline,
   };

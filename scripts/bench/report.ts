@@ -128,6 +128,23 @@ export function formatReport(input: {
       "",
     );
   }
+  const gcServices = ["payment", "processing", "gateway"].filter((service) => input.runs.some((run) => run.gcPause[service]));
+  if (gcServices.length > 0) {
+    out.push(
+      "Garbage collection: the share of each run's wall time a service spent paused in it (nodejs_gc_duration_seconds; young: scavenges; full: the old generation's collections with their incremental marking):",
+      table(
+        ["run", ...gcServices.flatMap((service) => [`${service} young`, `${service} full`])],
+        input.runs.map((run) => [
+          run.name,
+          ...gcServices.flatMap((service) => {
+            const share = run.gcPause[service];
+            return share ? [`${f(100 * share.young, 1)}%`, `${f(100 * share.full, 1)}%`] : ["-", "-"];
+          }),
+        ]),
+      ),
+      "",
+    );
+  }
   const groups = ["cpu", "wal", "lock", "io", "client", "other"];
   out.push(
     "PostgreSQL backends of this database while the load ran (sampled every 100 ms): busy on average, and what they were doing (cpu: running or waiting for a core; wal: a commit waiting for the WAL flush):",

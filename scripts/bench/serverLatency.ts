@@ -61,20 +61,18 @@ function quantileMs(buckets: Array<[number, number]>, q: number): number {
   return lower * 1000;
 }
 
-/** Reads the services' /metrics endpoints; a service without a port is left out. */
-export class ServerLatencyProbe {
-  constructor(private readonly metricsPorts: Partial<Record<"payment" | "processing", number>>) {}
-
-  /** Every timed RPC's buckets now. */
-  async snapshot(): Promise<Map<TimedRpc, Buckets>> {
-    const texts = new Map<string, string>();
-    for (const [service, port] of Object.entries(this.metricsPorts)) {
-      const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
-      if (response?.ok) texts.set(service, await response.text());
-    }
-    return ServerLatencyProbe.read(texts);
+/** The services' /metrics texts by service name; a service without a port, or not answering, is left out. */
+export async function fetchMetricsTexts(metricsPorts: Partial<Record<string, number>>): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  for (const [service, port] of Object.entries(metricsPorts)) {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+    if (response?.ok) texts.set(service, await response.text());
   }
+  return texts;
+}
 
+/** Reads the timed RPCs' histograms out of the services' /metrics texts. */
+export class ServerLatencyProbe {
   /** Every timed RPC's buckets in the services' /metrics texts (by service name). */
   static read(texts: Map<string, string>): Map<TimedRpc, Buckets> {
     const snapshot = new Map<TimedRpc, Buckets>();

@@ -21,7 +21,7 @@ export interface SystemUnderTest {
   /** Pid of each service process found on this machine. */
   servicePids(): Partial<Record<ServiceName, number>>;
   /** Ports of the services' /metrics endpoints, where the benchmark can read them. */
-  metricsPorts: Partial<Record<"payment" | "processing", number>>;
+  metricsPorts: Partial<Record<ServiceName, number>>;
   /** Pid of the NATS server, when it runs on this machine. */
   natsPid(): number | undefined;
   stop(): Promise<void>;
@@ -38,7 +38,7 @@ const SERVICES: ServiceName[] = ["payment", "processing", "gateway"];
 export async function startSystem(options: BenchOptions, profileDir: string): Promise<SystemUnderTest> {
   const common: Record<string, string> = { LOG_LEVEL: "warn" };
   // Metrics on, as in production: the cost is measured, and the histograms tell server time apart.
-  const metricsPorts = { payment: await freePort(), processing: await freePort() };
+  const metricsPorts = { payment: await freePort(), processing: await freePort(), gateway: await freePort() };
   if (options.profile) {
     // Node refuses --cpu-prof in NODE_OPTIONS; a preloaded module runs the same profiler.
     common.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import ${pathToFileURL(path.join(import.meta.dirname, "cpuProfiler.mjs")).href}`.trim();
@@ -57,6 +57,7 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
       processing: { ...common, METRICS_PORT: String(metricsPorts.processing), DB_POOL_MAX: String(options.dbPool) },
       gateway: {
         ...common,
+        METRICS_PORT: String(metricsPorts.gateway),
         PROVIDER_LATENCY_MS: String(options.providerLatencyMs),
         PROVIDER_LATENCY_JITTER_MS: String(options.providerJitterMs),
         GATEWAY_CONCURRENCY: String(options.gatewayConcurrency),
