@@ -25,14 +25,15 @@ const HOT_BALANCE_MINOR = 1_000_000_000_000_000n;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
-/** A run-unique idempotency-key prefix, so that a run's payments can be found in the table. */
 /**
  * Each ceiling runs this long unmeasured first: measured cold (the benchmark's own Hold and
  * Settle code not yet optimised, PostgreSQL's buffers and connections fresh), the first
- * ceiling came out 25-45 % below the one after the closed loops, and the ratio looked better
+ * ceiling came out 20-45 % below the one after the closed loops, and the ratio looked better
  * than it was.
  */
 const CEILING_WARMUP_MS = 5_000;
+
+/** A run-unique idempotency-key prefix, so that a run's payments can be found in the table. */
 const runKeyOf = (label: string) => `bench-${Date.now().toString(36)}-${label}`;
 
 async function startLoadGenerator(options: BenchOptions, system: SystemUnderTest): Promise<LoadGenerator> {
