@@ -49,13 +49,7 @@ async function startLoadGenerator(options: BenchOptions, system: SystemUnderTest
   });
 }
 
-async function measureCeiling(
-  options: BenchOptions,
-  system: SystemUnderTest,
-  probe: DatabaseProbe,
-  keyPrefix: string,
-  warmupMs = 0,
-): Promise<CeilingResult> {
+async function measureCeiling(options: BenchOptions, system: SystemUnderTest, probe: DatabaseProbe, keyPrefix: string): Promise<CeilingResult> {
   const orm = await MikroORM.init(createOrmConfig({ databaseUrl: system.databaseUrl, poolMax: options.dbPool }));
   try {
     const ceilingRun = (durationMs: number, prefix: string) =>
@@ -67,7 +61,7 @@ async function measureCeiling(
         connections: options.dbPool,
         keyPrefix: prefix,
       });
-    if (warmupMs > 0) await ceilingRun(warmupMs, `${keyPrefix}-warmup`);
+    await ceilingRun(CEILING_WARMUP_MS, `${keyPrefix}-warmup`);
     await probe.vacuum();
     const pgBefore = snapshotCpu(await probe.postgresPids());
     const commitsBefore = await probe.commits();
@@ -120,7 +114,7 @@ async function main(): Promise<void> {
     let ceiling: CeilingResult | undefined;
     if (options.ceiling) {
       log(`SQL ceiling: ${options.dbPool} connections for ${options.ceilingDurationMs / 1000} s, after ${CEILING_WARMUP_MS / 1000} s not measured…`);
-      ceiling = await measureCeiling(options, system, probe, "ceiling-before", CEILING_WARMUP_MS);
+      ceiling = await measureCeiling(options, system, probe, "ceiling-before");
     }
 
     const runs: RunResult[] = [];
@@ -150,7 +144,7 @@ async function main(): Promise<void> {
       }
       if (ceiling) {
         log(`SQL ceiling again, after the closed loops (${CEILING_WARMUP_MS / 1000} s not measured first)…`);
-        ceiling = meanCeiling(ceiling, await measureCeiling(options, system, probe, "ceiling-after", CEILING_WARMUP_MS));
+        ceiling = meanCeiling(ceiling, await measureCeiling(options, system, probe, "ceiling-after"));
       }
       const max = sustainedPerS(best!);
       for (const fraction of options.fractions) {
