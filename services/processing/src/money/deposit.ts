@@ -1,7 +1,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { v7 as uuidv7 } from "uuid";
 import type { AccountKind } from "../db/entities/account.entity.js";
-import { query } from "./sql.js";
+import { inTransaction, query } from "./sql.js";
 
 /** Opens the account of `ownerId` in `currency` if it does not exist; returns its id either way. */
 export async function openAccount(em: EntityManager, ownerId: string, currency: string, kind: AccountKind): Promise<string> {
@@ -20,7 +20,7 @@ export async function openAccount(em: EntityManager, ownerId: string, currency: 
  * deposit with the same reference changes nothing. Returns true if money was added.
  */
 export async function deposit(em: EntityManager, accountId: string, amountMinor: bigint, currency: string, reference: string): Promise<boolean> {
-  return em.transactional(async (tx) => {
+  return inTransaction(em, async (tx) => {
     const inserted = await query(
       tx,
       `insert into ledger_entries (account_id, kind, amount_minor, currency, reference)

@@ -4,7 +4,7 @@ import type { Payment } from "../db/entities/payment.entity.js";
 import { settleDecision, type Outcome } from "../domain/paymentRules.js";
 import { isUniqueViolationOf, ledgerInvariantErrorOf } from "./ledgerErrors.js";
 import { paymentColumns, toPayment } from "./paymentRows.js";
-import { namedQuery, type PreparedStatement } from "./sql.js";
+import { inTransaction, namedQuery, type PreparedStatement } from "./sql.js";
 
 export interface SettleCommand {
   paymentId: string;
@@ -127,7 +127,7 @@ async function resolveIfCreated(em: EntityManager, command: SettleCommand): Prom
  * before any other settle of it can look: a hold is resolved at most once.
  */
 async function settleUnderLock(em: EntityManager, command: SettleCommand): Promise<SettleResult> {
-  return em.transactional(async (tx) => {
+  return inTransaction(em, async (tx) => {
     const [row] = await namedQuery<Record<string, unknown> & { settled_payment_id: string | null; settled_outcome: string | null }>(
       tx,
       `select p.*, s.payment_id as settled_payment_id, s.outcome as settled_outcome

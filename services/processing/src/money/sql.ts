@@ -31,6 +31,22 @@ async function run<Row>(em: EntityManager, statement: Knex.Raw): Promise<Row[]> 
   }
 }
 
+/**
+ * Runs `fn` in one database transaction, given an entity manager bound to it, and commits
+ * when `fn` resolves (rolls back when it throws). Unlike `em.transactional()`, it does not
+ * record the transaction in MikroORM's AsyncLocalStorage, so only the entity manager given
+ * to `fn` works inside it. Why: on Node 20 the first use of any AsyncLocalStorage turns on a
+ * hook that runs on every promise of the process, for the rest of its life; one deposit
+ * would slow every later Hold and Settle.
+ */
+export function inTransaction<T>(em: EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+  const tx = em.fork();
+  return em.getConnection().transactional((transaction) => {
+    tx.setTransactionContext(transaction);
+    return fn(tx);
+  });
+}
+
 /** One SQL statement with positional bindings (`?`). */
 export function query<Row = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<Row[]> {
   return run<Row>(em, em.getKnex().raw(sql, params as Knex.RawBinding[]));

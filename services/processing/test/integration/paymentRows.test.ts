@@ -4,7 +4,7 @@ import { PaymentStatus, RejectReason } from "@payments/contracts/gen/payments/v1
 import { checkInvariants } from "../../src/invariants.js";
 import { PaymentSchema } from "../../src/db/entities/payment.entity.js";
 import { PAYMENT_COLUMNS, toPayment } from "../../src/money/paymentRows.js";
-import { namedQuery, query, type PreparedStatement } from "../../src/money/sql.js";
+import { inTransaction, namedQuery, query, type PreparedStatement } from "../../src/money/sql.js";
 import { holdRequest, ProcessingHarness } from "./processingHarness.js";
 
 describe("Payments as rows: Hold and Settle's prepared statements, and the row mapping (real PostgreSQL)", () => {
@@ -49,7 +49,7 @@ describe("Payments as rows: Hold and Settle's prepared statements, and the row m
     const sums = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
         const outside = await namedQuery<{ sum: number }>(h.em(), statement, { a: i, b: 1 });
-        const inside = await h.em().transactional((tx) => namedQuery<{ sum: number }>(tx, statement, { a: i, b: 2 }));
+        const inside = await inTransaction(h.em(), (tx) => namedQuery<{ sum: number }>(tx, statement, { a: i, b: 2 }));
         return [outside[0]!.sum, inside[0]!.sum];
       }),
     );
