@@ -58,7 +58,7 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
   const consumer = await startConsumer(
     nc,
     consumerSettings,
-    (delivery, signal) => handlePaymentCreated(delivery, { processing, provider, settings: config, log, signal }),
+    (delivery, signal, trace) => handlePaymentCreated(delivery, { processing, provider, settings: config, log, signal }, trace),
     log,
   );
   const reconciler = startHandOverReconciler(

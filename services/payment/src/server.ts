@@ -23,13 +23,13 @@ export function createPaymentServiceImplementation(deps: PaymentServiceDeps, shu
   const { log } = deps;
   const auth = (call: { metadata: grpc.Metadata }) => authenticate(call.metadata, deps.verifier);
   return {
-    createPayment: unary(log, "CreatePayment", async (request, call) => createPayment(deps, await auth(call), request)),
-    getPayment: unary(log, "GetPayment", async (request, call) => getPayment(deps, await auth(call), request)),
-    watchPayment: serverStream(log, "WatchPayment", async (request, call) =>
-      watchPayment(deps, await auth(call), request, call, shutdown),
+    createPayment: unary(log, "CreatePayment", async (request, call, scope) => createPayment(deps, await auth(call), request, scope)),
+    getPayment: unary(log, "GetPayment", async (request, call, scope) => getPayment(deps, await auth(call), request, scope)),
+    watchPayment: serverStream(log, "WatchPayment", async (request, call, scope) =>
+      watchPayment(deps, await auth(call), request, call, shutdown, scope),
     ),
-    listPayments: unary(log, "ListPayments", async (request, call) => listPayments(deps, await auth(call), request)),
-    getAccount: unary(log, "GetAccount", async (_request, call) => getAccount(deps, await auth(call))),
+    listPayments: unary(log, "ListPayments", async (request, call, scope) => listPayments(deps, await auth(call), request, scope)),
+    getAccount: unary(log, "GetAccount", async (_request, call, scope) => getAccount(deps, await auth(call), scope)),
     listServices: unary(log, "ListServices", async (_request, call) => {
       await auth(call);
       return listServices();

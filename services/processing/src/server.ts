@@ -15,7 +15,7 @@ import { claimStalePayments, flagForReview, listPaymentsUnderReview } from "./re
 import { toBalance, toPaymentMessage, toPaymentRecord } from "./handlers/protoMapping.js";
 import { requireUserId, toClaimStale, toHoldCommand, toPageSize, toSettleCommand } from "./handlers/validation.js";
 import { verifiedCaller } from "@payments/common/grpc/serviceAuth";
-import { activeTraceParent } from "@payments/common/tracing";
+import { traceParentOf } from "@payments/common/tracing";
 
 export interface ProcessingDeps {
   orm: MikroORM;
@@ -32,22 +32,22 @@ export interface ProcessingDeps {
 export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBinding {
   const em = () => orm.em.fork();
   const implementation: ProcessingServiceServer = {
-    hold: unary(log, "Hold", async (request) => {
+    hold: unary(log, "Hold", async (request, _call, scope) => {
       // The Hold's own span context is kept with the payment: a second hand-over continues from it.
-      const command = { ...toHoldCommand(request), traceParent: activeTraceParent() };
+      const command = { ...toHoldCommand(request), traceParent: traceParentOf(scope.context) };
       const result = await holdPayment(orm.em, command);
       crashPoint("processing.after-hold-commit");
-      log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
+      scope.log.info({ paymentId: result.payment.id, userId: command.userId, replayed: result.replayed }, "hold");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),
-    settle: unary(log, "Settle", async (request, call) => {
+    settle: unary(log, "Settle", async (request, call, scope) => {
       const command = toSettleCommand(request);
       // The operator may only resolve what the gateway parked, whatever its request says.
       if (verifiedCaller(call.metadata) === "ops") command.requireUnderReview = true;
       const result = await settlePayment(orm.em, command);
       crashPoint("processing.after-settle-commit");
       if (!result.replayed) recordSettled(result.payment, command.outcome);
-      log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");
+      scope.log.info({ paymentId: command.paymentId, outcome: command.outcome, replayed: result.replayed }, "settle");
       return { payment: toPaymentMessage(result.payment), replayed: result.replayed };
     }),
     getPayment: unary(log, "GetPayment", async (request) => ({
@@ -60,15 +60,15 @@ export function createProcessingService({ orm, log }: ProcessingDeps): ServiceBi
     getAccount: unary(log, "GetAccount", async (request) => ({
       balances: (await getAccounts(em(), requireUserId(request.userId))).map(toBalance),
     })),
-    claimStalePayments: unary(log, "ClaimStalePayments", async (request) => {
+    claimStalePayments: unary(log, "ClaimStalePayments", async (request, _call, scope) => {
       const { olderThanMs, reclaimAfterMs, limit } = toClaimStale(request);
       const payments = await claimStalePayments(em(), olderThanMs, reclaimAfterMs, limit);
-      if (payments.length > 0) log.info({ paymentIds: payments.map((p) => p.id) }, "stale payments claimed for a new hand-over");
+      if (payments.length > 0) scope.log.info({ paymentIds: payments.map((p) => p.id) }, "stale payments claimed for a new hand-over");
       return { payments: payments.map(toPaymentRecord) };
     }),
-    flagForReview: unary(log, "FlagForReview", async (request) => {
+    flagForReview: unary(log, "FlagForReview", async (request, _call, scope) => {
       const result = await flagForReview(em(), request.paymentId, request.reason);
-      log.warn({ paymentId: request.paymentId, reason: request.reason, flagged: result.flagged }, "payment parked for manual review");
+      scope.log.warn({ paymentId: request.paymentId, reason: request.reason, flagged: result.flagged }, "payment parked for manual review");
       return { payment: toPaymentRecord(result.payment), flagged: result.flagged };
     }),
     listPaymentsUnderReview: unary(log, "ListPaymentsUnderReview", async (request) => {

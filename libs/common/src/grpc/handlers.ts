@@ -1,28 +1,31 @@
 import * as grpc from "@grpc/grpc-js";
-import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { extractTraceContext, SpanKind, startSpan } from "../tracing.js";
+import { TraceScope } from "../traceScope.js";
 import { toStatus } from "./errors.js";
 import { splitMethodPath } from "./observability.js";
 
 /**
  * Adapts an async function to a grpc-js unary handler: the callback is called exactly
- * once, with the result or with the status that {@link toStatus} picks for the error.
+ * once, with the result or with the status that {@link toStatus} picks for the error. The
+ * handler is given the call's {@link TraceScope}: its server span, and a logger that tags
+ * lines with the trace.
  */
 export function unary<Req, Res>(
   log: Logger,
   method: string,
-  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>, scope: TraceScope) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const span = serverSpan(call);
-    context.with(trace.setSpan(context.active(), span), () => handler(call.request, call)).then(
+    const { span, scope } = startServerSpan(call, log);
+    handler(call.request, call, scope).then(
       (response) => {
         endServerSpan(span, grpc.status.OK);
         callback(null, response);
       },
       (err: unknown) => {
-        const status = context.with(trace.setSpan(context.active(), span), () => toStatus(err, log.child({ method })));
+        const status = toStatus(err, scope.log.child({ method }));
         endServerSpan(span, status.code, status.details);
         callback({ code: status.code, details: status.details });
       },
@@ -37,17 +40,17 @@ export function unary<Req, Res>(
 export function serverStream<Req, Res>(
   log: Logger,
   method: string,
-  handler: (request: Req, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>,
+  handler: (request: Req, call: grpc.ServerWritableStream<Req, Res>, scope: TraceScope) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const span = serverSpan(call);
-    context.with(trace.setSpan(context.active(), span), () => handler(call.request, call)).then(
+    const { span, scope } = startServerSpan(call, log);
+    handler(call.request, call, scope).then(
       () => {
         endServerSpan(span, grpc.status.OK);
         call.end();
       },
       (err: unknown) => {
-        const status = context.with(trace.setSpan(context.active(), span), () => toStatus(err, log.child({ method })));
+        const status = toStatus(err, scope.log.child({ method }));
         endServerSpan(span, status.code, status.details);
         // grpc-js sends the status of an emitted "error" and ends the call; destroy() would
         // end the stream without sending any status, leaving the client waiting.
@@ -59,20 +62,21 @@ export function serverStream<Req, Res>(
 
 /**
  * The server span of a call, child of the caller's span when its metadata carries a W3C
- * `traceparent`; the handler runs with it active, so its log lines carry the trace id.
+ * `traceparent`, and the scope the handler works in.
  */
-function serverSpan(call: { metadata: grpc.Metadata; getPath(): string }): Span {
+function startServerSpan(call: { metadata: grpc.Metadata; getPath(): string }, log: Logger): { span: Span; scope: TraceScope } {
   const path = call.getPath();
   const { service, method } = splitMethodPath(path);
   const parent = extractTraceContext(call.metadata, (metadata, key) => {
     const [value] = metadata.get(key);
     return typeof value === "string" ? value : undefined;
   });
-  return startSpan(
+  const span = startSpan(
     path.replace(/^\//, ""),
     { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method } },
     parent,
   );
+  return { span, scope: new TraceScope(trace.setSpan(parent, span), log) };
 }
 
 /** Statuses that are the server's failure rather than the caller's (OpenTelemetry's gRPC conventions). */

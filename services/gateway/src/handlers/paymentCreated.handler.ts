@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { trace } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { crashPoint } from "@payments/common/crashPoints";
 import { callUnary } from "@payments/common/grpc/client";
 import { isRemoteStatusError, isTransient } from "@payments/common/grpc/errors";
-import { SpanKind, withSpan } from "@payments/common/tracing";
+import { SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
+import { TraceScope } from "@payments/common/traceScope";
 import {
   SettleOutcome,
   type ProcessingServiceClient,
@@ -65,39 +66,41 @@ type Decision = SettleDecision | ParkDecision;
  * payment id is the key), then settle the outcome at Processing and only then ack. A hold past
  * its TTL is not charged: the provider's status decides. When the outcome stays unknown after
  * the retry budget the payment is parked for manual review. Every path ends in exactly one
- * ack, nak or term, unless shutdown handed the message back first.
+ * ack, nak or term, unless shutdown handed the message back first. The calls to the provider
+ * and to Processing continue `trace`, the context of the message's consume.
  */
-export async function handlePaymentCreated(delivery: Delivery, deps: PivotDeps): Promise<void> {
+export async function handlePaymentCreated(delivery: Delivery, deps: PivotDeps, trace: Context): Promise<void> {
   let payment: PaymentToCharge;
   try {
     payment = decodePaymentCreated(delivery.data);
   } catch (err) {
     // Poison: a redelivery would fail the same way, forever.
     const paymentId = err instanceof UndecodableMessageError ? err.paymentId : undefined;
-    deps.log.error({ err, paymentId, streamSequence: delivery.streamSequence, deliveryCount: delivery.deliveryCount }, "undecodable PaymentCreated message terminated");
+    deps.log.error({ err, paymentId, ...traceIdsOf(trace), streamSequence: delivery.streamSequence, deliveryCount: delivery.deliveryCount }, "undecodable PaymentCreated message terminated");
     delivery.term();
     return;
   }
-  const log = deps.log.child({ paymentId: payment.paymentId });
-  trace.getActiveSpan()?.setAttribute("payment.id", payment.paymentId);
-  log.debug({ deliveryCount: delivery.deliveryCount }, "handling PaymentCreated");
+  const scope = new TraceScope(trace, deps.log, { paymentId: payment.paymentId });
+  scope.span?.setAttribute("payment.id", payment.paymentId);
+  scope.log.debug({ deliveryCount: delivery.deliveryCount }, "handling PaymentCreated");
 
   const now = deps.now?.() ?? Date.now();
   const expired = payment.createTime !== undefined && payment.createTime.getTime() + deps.settings.holdTtlMs <= now;
-  const decision = expired ? await decideExpired(payment, delivery, deps, log) : await decide(payment, delivery, deps, log);
+  const decision = expired ? await decideExpired(payment, delivery, deps, scope) : await decide(payment, delivery, deps, scope);
   if (!decision || deps.signal.aborted) return;
   if (decision.kind === "park") {
-    await park(payment, decision.reason, delivery, deps, log);
+    await park(payment, decision.reason, delivery, deps, scope);
     return;
   }
   crashPoint("gateway.after-charge");
-  await settle(payment, decision, delivery, deps, log);
+  await settle(payment, decision, delivery, deps, scope);
 }
 
 /** Charges the provider, or asks it what happened; undefined when the message was handed back for later. */
-async function decide(payment: PaymentToCharge, delivery: Delivery, deps: PivotDeps, log: Logger): Promise<Decision | undefined> {
+async function decide(payment: PaymentToCharge, delivery: Delivery, deps: PivotDeps, scope: TraceScope): Promise<Decision | undefined> {
+  const { log } = scope;
   try {
-    const result = await providerCall("charge", payment.paymentId, () =>
+    const result = await providerCall("charge", payment.paymentId, scope.context, () =>
       deps.provider.charge({
         paymentId: payment.paymentId,
         idempotencyKey: payment.paymentId,
@@ -120,7 +123,7 @@ async function decide(payment: PaymentToCharge, delivery: Delivery, deps: PivotD
     log[level]({ err, deliveryCount: delivery.deliveryCount }, "provider charge failed too often; asking the provider for the charge's status");
   }
   const lookup = delivery.deliveryCount - deps.settings.providerAttempts + 1;
-  return decideByStatus(payment, lookup, delivery, deps, log, {
+  return decideByStatus(payment, lookup, delivery, deps, scope, {
     rejectReason: RejectReason.REJECT_REASON_PROVIDER_UNAVAILABLE,
     rejectMessage: "the payment system was unavailable; nothing was charged",
   });
@@ -131,9 +134,9 @@ async function decide(payment: PaymentToCharge, delivery: Delivery, deps: PivotD
  * pay, so only an existing charge is honoured. The provider's NOT_FOUND is final (the key is
  * refused from then on), so a charge still on its way can never land after the release.
  */
-async function decideExpired(payment: PaymentToCharge, delivery: Delivery, deps: PivotDeps, log: Logger): Promise<Decision | undefined> {
-  log.warn({ createTime: payment.createTime, holdTtlMs: deps.settings.holdTtlMs, deliveryCount: delivery.deliveryCount }, "hold expired; not charging, asking the provider for the charge's status");
-  return decideByStatus(payment, delivery.deliveryCount, delivery, deps, log, {
+async function decideExpired(payment: PaymentToCharge, delivery: Delivery, deps: PivotDeps, scope: TraceScope): Promise<Decision | undefined> {
+  scope.log.warn({ createTime: payment.createTime, holdTtlMs: deps.settings.holdTtlMs, deliveryCount: delivery.deliveryCount }, "hold expired; not charging, asking the provider for the charge's status");
+  return decideByStatus(payment, delivery.deliveryCount, delivery, deps, scope, {
     rejectReason: RejectReason.REJECT_REASON_HOLD_EXPIRED,
     rejectMessage: "the payment was not carried out before its hold expired; nothing was charged",
   });
@@ -149,12 +152,13 @@ async function decideByStatus(
   lookup: number,
   delivery: Delivery,
   deps: PivotDeps,
-  log: Logger,
+  scope: TraceScope,
   notCharged: { rejectReason: RejectReason; rejectMessage: string },
 ): Promise<Decision | undefined> {
+  const { log } = scope;
   let unknown: string;
   try {
-    const status = await providerCall("status", payment.paymentId, () => deps.provider.status(payment.paymentId));
+    const status = await providerCall("status", payment.paymentId, scope.context, () => deps.provider.status(payment.paymentId));
     switch (status.outcome) {
       case "NOT_FOUND":
         log.warn({ deliveryCount: delivery.deliveryCount, rejectReason: RejectReason[notCharged.rejectReason] }, "provider confirms no charge was made; rejecting the payment");
@@ -187,9 +191,9 @@ function settleRequest(paymentId: string, outcome: SettleOutcome, rejectReason: 
   return { paymentId, idempotencyKey: settleKey(paymentId), outcome, rejectReason, rejectMessage, requireUnderReview: false, note: "" };
 }
 
-/** Calls the provider in a CLIENT span, counting the call by its result. */
-async function providerCall<R extends { outcome: string }>(call: "charge" | "status", paymentId: string, fn: () => Promise<R>): Promise<R> {
-  return withSpan(`provider ${call}`, { kind: SpanKind.CLIENT, attributes: { "payment.id": paymentId } }, async (span) => {
+/** Calls the provider in a CLIENT span, child of `parent`, counting the call by its result. */
+async function providerCall<R extends { outcome: string }>(call: "charge" | "status", paymentId: string, parent: Context, fn: () => Promise<R>): Promise<R> {
+  return withSpan(`provider ${call}`, { kind: SpanKind.CLIENT, attributes: { "payment.id": paymentId }, parent }, async (span) => {
     try {
       const result = await fn();
       span.setAttribute("provider.outcome", result.outcome);
@@ -212,31 +216,32 @@ export function settleKey(paymentId: string): string {
  * so the provider's verdict is not asked for again; the message is kept alive meanwhile. An
  * APPROVED verdict is only ever retried as APPROVED, never turned into a release.
  */
-async function settle(payment: PaymentToCharge, decision: SettleDecision, delivery: Delivery, deps: PivotDeps, log: Logger): Promise<void> {
+async function settle(payment: PaymentToCharge, decision: SettleDecision, delivery: Delivery, deps: PivotDeps, scope: TraceScope): Promise<void> {
   const outcome = decision.request.outcome === SettleOutcome.SETTLE_OUTCOME_APPROVED ? "APPROVED" : "REJECTED";
   await untilItSticks(
     "settle",
-    () => callUnary(deps.processing.settle.bind(deps.processing), decision.request, { deadlineMs: deps.settings.settleDeadlineMs }),
+    () => callUnary(deps.processing.settle.bind(deps.processing), decision.request, { deadlineMs: deps.settings.settleDeadlineMs, trace: scope.context }),
     (response) => {
       crashPoint("gateway.after-settle");
       delivery.ack();
-      log.info({ outcome, replayed: response.replayed, provider: decision.provider }, "payment settled");
+      scope.log.info({ outcome, replayed: response.replayed, provider: decision.provider }, "payment settled");
     },
-    { payment, delivery, deps, log, context: { outcome, provider: decision.provider } },
+    { payment, delivery, deps, scope, context: { outcome, provider: decision.provider } },
   );
 }
 
 /** Parks the payment for manual review at Processing, then acks: retrying cannot decide it. */
-async function park(payment: PaymentToCharge, reason: string, delivery: Delivery, deps: PivotDeps, log: Logger): Promise<void> {
+async function park(payment: PaymentToCharge, reason: string, delivery: Delivery, deps: PivotDeps, scope: TraceScope): Promise<void> {
+  const { log } = scope;
   await untilItSticks(
     "flag for review",
-    () => callUnary(deps.processing.flagForReview.bind(deps.processing), { paymentId: payment.paymentId, reason }, { deadlineMs: deps.settings.settleDeadlineMs }),
+    () => callUnary(deps.processing.flagForReview.bind(deps.processing), { paymentId: payment.paymentId, reason }, { deadlineMs: deps.settings.settleDeadlineMs, trace: scope.context }),
     (response) => {
       delivery.ack();
       if (response.flagged) log.error({ reason, deliveryCount: delivery.deliveryCount }, "payment parked for manual review: the provider's outcome is unknown; resolve with `npm run ops -- review resolve`");
       else log.warn({ reason }, "payment was already resolved; nothing to park");
     },
-    { payment, delivery, deps, log, context: { parkReason: reason } },
+    { payment, delivery, deps, scope, context: { parkReason: reason } },
   );
 }
 
@@ -250,9 +255,10 @@ async function untilItSticks<Res>(
   what: string,
   call: () => Promise<Res>,
   done: (response: Res) => void,
-  ctx: { payment: PaymentToCharge; delivery: Delivery; deps: PivotDeps; log: Logger; context: Record<string, unknown> },
+  ctx: { payment: PaymentToCharge; delivery: Delivery; deps: PivotDeps; scope: TraceScope; context: Record<string, unknown> },
 ): Promise<void> {
-  const { payment, delivery, deps, log } = ctx;
+  const { payment, delivery, deps } = ctx;
+  const { log } = ctx.scope;
   for (let attempt = 1; ; attempt++) {
     if (deps.signal.aborted) return;
     delivery.working();

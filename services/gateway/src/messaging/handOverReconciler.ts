@@ -4,7 +4,7 @@ import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { callUnary } from "@payments/common/grpc/client";
 import { paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
-import { contextOfTraceParent, injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
+import { contextOfTraceParent, injectTraceContext, SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import type { PaymentRecord, ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 
@@ -59,21 +59,22 @@ export function startHandOverReconciler(
     };
     // A child of the Hold that created the payment (Processing keeps its traceparent), so the
     // second hand-over and the gateway's work on it stay in the payment's one trace.
+    const parent = contextOfTraceParent(record.traceParent);
     const ack = await withSpan(
       `${subject} publish`,
       {
         kind: SpanKind.PRODUCER,
         attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": payment.id, "payment.republished": true },
-        parent: contextOfTraceParent(record.traceParent),
+        parent,
       },
-      () =>
+      (_span, publishing) =>
         js.publish(subject, PaymentCreated.encode(event).finish(), {
           msgID: payment.id,
           timeout: settings.deadlineMs,
-          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value)),
+          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value), publishing),
         }),
     );
-    log.warn({ paymentId: payment.id, createTime: payment.createTime, duplicate: ack.duplicate }, ack.duplicate ? "stale payment: original hand-over still in the stream" : "stale payment handed over again");
+    log.warn({ paymentId: payment.id, ...traceIdsOf(parent), createTime: payment.createTime, duplicate: ack.duplicate }, ack.duplicate ? "stale payment: original hand-over still in the stream" : "stale payment handed over again");
   };
 
   const round = async (): Promise<number> => {

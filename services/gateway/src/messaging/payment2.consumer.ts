@@ -9,6 +9,7 @@ import {
   type ConsumerMessages,
   type JetStreamManager,
 } from "@nats-io/jetstream";
+import type { Context } from "@opentelemetry/api";
 import type { NatsConnection } from "@payments/common/nats";
 import { extractTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import type { Logger } from "pino";
@@ -78,7 +79,8 @@ export interface RunningConsumer {
 const PULL_EXPIRES_MS = 5_000;
 
 /**
- * Pulls from the durable consumer and runs `handle` on up to `concurrency` messages at once.
+ * Pulls from the durable consumer and runs `handle` on up to `concurrency` messages at once,
+ * each in its CONSUMER span (`trace`, a child of the publisher's).
  * Each pull asks for no more messages than there are free slots, so every message received
  * starts at once. None waits in a client-side buffer, where nothing would keep the server
  * from redelivering it: after a stall longer than the ack wait, such redeliveries would
@@ -90,7 +92,7 @@ const PULL_EXPIRES_MS = 5_000;
 export async function startConsumer(
   nc: NatsConnection,
   settings: GatewayConsumerSettings,
-  handle: (delivery: Delivery, signal: AbortSignal) => Promise<void>,
+  handle: (delivery: Delivery, signal: AbortSignal, trace: Context) => Promise<void>,
   log: Logger,
 ): Promise<RunningConsumer> {
   const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumerName);
@@ -110,7 +112,7 @@ export async function startConsumer(
 
   const start = (delivery: Delivery) => {
     if (delivery.deliveryCount > 1) redeliveries.inc();
-    const task = consumeInSpan(settings.filterSubject, delivery, () => handle(delivery, abort.signal)).catch((err: unknown) => {
+    const task = consumeInSpan(settings.filterSubject, delivery, (trace) => handle(delivery, abort.signal, trace)).catch((err: unknown) => {
       log.error({ err, streamSequence: delivery.streamSequence }, "message handler failed unexpectedly; retrying later");
       delivery.nak(1_000);
     });
@@ -171,7 +173,7 @@ export async function startConsumer(
  * Runs the handling of one delivery in a CONSUMER span, child of the publisher's span when
  * the message headers carry a `traceparent`: the gateway's work joins the payment's trace.
  */
-function consumeInSpan(subject: string, delivery: Delivery, handle: () => Promise<void>): Promise<void> {
+function consumeInSpan(subject: string, delivery: Delivery, handle: (trace: Context) => Promise<void>): Promise<void> {
   const parent = extractTraceContext(delivery, (d, key) => d.header?.(key));
   return withSpan(
     `${subject} process`,
@@ -180,6 +182,6 @@ function consumeInSpan(subject: string, delivery: Delivery, handle: () => Promis
       parent,
       attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "messaging.nats.delivery_count": delivery.deliveryCount, "messaging.nats.stream_sequence": delivery.streamSequence },
     },
-    handle,
+    (_span, trace) => handle(trace),
   );
 }

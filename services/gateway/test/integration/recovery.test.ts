@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { callUnary } from "@payments/common/grpc/client";
-import { activeTraceIds, startTracing, withSpan } from "@payments/common/tracing";
+import { NO_TRACE, startTracing, traceIdsOf, withSpan } from "@payments/common/tracing";
 import { repoRoot } from "@payments/common/paths";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import { PaymentStatus, RejectReason, type Payment } from "@payments/contracts/gen/payments/v1/payment";
@@ -119,9 +119,9 @@ describe("recovery: reconciler, expired holds, parked payments (real Processing,
     const tracing = startTracing({ serviceName: "recovery-test", exporter: "none" });
     try {
       let traceId = "";
-      const payment = await withSpan("client", {}, async () => {
-        traceId = activeTraceIds()!.traceId;
-        return hold(); // Processing keeps the Hold's traceparent with the payment
+      const payment = await withSpan("client", { parent: NO_TRACE }, async (_span, client) => {
+        traceId = traceIdsOf(client).traceId;
+        return (await processing.hold({}, client))!.payment!; // Processing keeps the Hold's traceparent with the payment
       });
       const republished = nc.subscribe(`${stream}.created`, { max: 1, timeout: 5_000 });
       await startGatewayWith(counting(stub), { GATEWAY_RECONCILE_INTERVAL_MS: "200", GATEWAY_STALE_AFTER_MS: "300" });

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import type { Context } from "@opentelemetry/api";
 import { callUnary } from "@payments/common/grpc/client";
 import { internalChannelOptions } from "@payments/common/internalTransport";
 import { rpcClientMetricsInterceptor } from "@payments/common/grpc/observability";
@@ -16,14 +17,15 @@ import {
 } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 
 /**
- * The calls this service makes to Processing, as promises. Each rejects with the remote
- * gRPC status (a grpc-js ServiceError), which toStatus passes through or maps.
+ * The calls this service makes to Processing, as promises, each carrying the trace context
+ * `trace`. Each rejects with the remote gRPC status (a grpc-js ServiceError), which toStatus
+ * passes through or maps.
  */
 export interface ProcessingApi {
-  hold(request: HoldRequest): Promise<HoldResponse>;
-  getPayment(request: GetPaymentRequest): Promise<GetPaymentResponse>;
-  listPayments(request: ListPaymentsRequest): Promise<ListPaymentsResponse>;
-  getAccount(request: GetAccountRequest): Promise<GetAccountResponse>;
+  hold(request: HoldRequest, trace: Context): Promise<HoldResponse>;
+  getPayment(request: GetPaymentRequest, trace: Context): Promise<GetPaymentResponse>;
+  listPayments(request: ListPaymentsRequest, trace: Context): Promise<ListPaymentsResponse>;
+  getAccount(request: GetAccountRequest, trace: Context): Promise<GetAccountResponse>;
   /** Closes the channel. */
   close(): void;
 }
@@ -44,12 +46,11 @@ export function createProcessingClient(address: string, deadlineMs: number, sign
       interceptors: [rpcClientMetricsInterceptor, ...(signer ? [serviceTokenInterceptor(signer)] : [])],
     }),
   );
-  const options = { deadlineMs };
   return {
-    hold: (request) => callUnary(client.hold.bind(client), request, options),
-    getPayment: (request) => callUnary(client.getPayment.bind(client), request, options),
-    listPayments: (request) => callUnary(client.listPayments.bind(client), request, options),
-    getAccount: (request) => callUnary(client.getAccount.bind(client), request, options),
+    hold: (request, trace) => callUnary(client.hold.bind(client), request, { deadlineMs, trace }),
+    getPayment: (request, trace) => callUnary(client.getPayment.bind(client), request, { deadlineMs, trace }),
+    listPayments: (request, trace) => callUnary(client.listPayments.bind(client), request, { deadlineMs, trace }),
+    getAccount: (request, trace) => callUnary(client.getAccount.bind(client), request, { deadlineMs, trace }),
     close: () => client.close(),
   };
 }

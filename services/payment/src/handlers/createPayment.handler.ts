@@ -1,4 +1,4 @@
-import { trace } from "@opentelemetry/api";
+import type { TraceScope } from "@payments/common/traceScope";
 import { crashPoint, crashPointAfterFlush } from "@payments/common/crashPoints";
 import type { CreatePaymentRequest, CreatePaymentResponse } from "@payments/contracts/gen/payments/v1/payment_service";
 import { PaymentStatus } from "@payments/contracts/gen/payments/v1/payment";
@@ -13,14 +13,14 @@ import { paymentsCreated } from "../metrics.js";
  * of a payment still CREATED is handed over again (the stream drops the duplicate), so a
  * client retry repairs a hand-over that was lost.
  */
-export async function createPayment(deps: PaymentServiceDeps, caller: Caller, request: CreatePaymentRequest): Promise<CreatePaymentResponse> {
+export async function createPayment(deps: PaymentServiceDeps, caller: Caller, request: CreatePaymentRequest, scope: TraceScope): Promise<CreatePaymentResponse> {
   const valid = validateCreatePayment(request);
-  const held = await deps.processing.hold({ userId: caller.userId, ...valid });
+  const held = await deps.processing.hold({ userId: caller.userId, ...valid }, scope.context);
   const payment = held.payment;
   if (!payment) throw new Error("Processing.Hold answered without a payment");
-  trace.getActiveSpan()?.setAttribute("payment.id", payment.id);
+  scope.span?.setAttribute("payment.id", payment.id);
   if (!held.replayed) paymentsCreated.inc({ service_id: payment.serviceId, currency: payment.amount?.currencyCode ?? valid.amount.currencyCode });
-  deps.log.info({ paymentId: payment.id, userId: caller.userId, replayed: held.replayed, status: payment.status }, "payment held");
+  scope.log.info({ paymentId: payment.id, userId: caller.userId, replayed: held.replayed, status: payment.status }, "payment held");
   crashPoint("payment.after-hold");
 
   // A payment parked for review waits for an operator: a client's retry must not send it
@@ -36,7 +36,7 @@ export async function createPayment(deps: PaymentServiceDeps, caller: Caller, re
     };
     // setImmediate: the unary callback runs first, so the client never waits for the broker.
     setImmediate(() => {
-      void crashPointAfterFlush("payment.before-publish").then(() => deps.handOver.handOver(event));
+      void crashPointAfterFlush("payment.before-publish").then(() => deps.handOver.handOver(event, scope.context));
     });
   }
   return { payment };

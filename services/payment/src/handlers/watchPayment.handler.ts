@@ -3,6 +3,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { isTransient, unavailable } from "@payments/common/grpc/errors";
 import type { Payment } from "@payments/contracts/gen/payments/v1/payment";
 import type { WatchPaymentRequest, WatchPaymentResponse } from "@payments/contracts/gen/payments/v1/payment_service";
+import type { TraceScope } from "@payments/common/traceScope";
 import type { Caller } from "../auth/tokenVerifier.js";
 import { validatePaymentId } from "../domain/queries.js";
 import { hasChanged, isTerminal } from "../domain/paymentStatus.js";
@@ -20,10 +21,11 @@ export async function watchPayment(
   request: WatchPaymentRequest,
   call: grpc.ServerWritableStream<WatchPaymentRequest, WatchPaymentResponse>,
   shutdown: AbortSignal,
+  scope: TraceScope,
 ): Promise<void> {
   const paymentId = validatePaymentId(request.paymentId);
   const read = async (): Promise<Payment> => {
-    const { payment } = await deps.processing.getPayment({ userId: caller.userId, paymentId });
+    const { payment } = await deps.processing.getPayment({ userId: caller.userId, paymentId }, scope.context);
     if (!payment) throw new Error("Processing.GetPayment answered without a payment");
     return payment;
   };
@@ -52,7 +54,7 @@ export async function watchPayment(
       } catch (err) {
         if (!isTransient(err)) throw err;
         // Log the first failure of a run only, not every tick of an outage.
-        if (failures++ === 0) deps.log.warn({ err, paymentId }, "Processing unavailable during watch; retrying");
+        if (failures++ === 0) scope.log.warn({ err, paymentId }, "Processing unavailable during watch; retrying");
         continue;
       }
       if (call.cancelled) return;

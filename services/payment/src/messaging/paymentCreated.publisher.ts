@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
-import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
+import type { Context } from "@opentelemetry/api";
+import { injectTraceContext, SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
+import { TraceScope } from "@payments/common/traceScope";
 import type { NatsConnection } from "@payments/common/nats";
 import { paymentCreatedSubject } from "@payments/common/nats";
 import type { Logger } from "@payments/common/logger";
@@ -12,8 +14,8 @@ import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payme
  * (a later issue) can take the place of the direct JetStream publish.
  */
 export interface PaymentCreatedPublisher {
-  /** Resolves once the stream has stored the event (or recognised it as a duplicate). */
-  publish(event: PaymentCreated): Promise<void>;
+  /** Resolves once the stream has stored the event (or recognised it as a duplicate); the publish joins `trace`. */
+  publish(event: PaymentCreated, trace: Context): Promise<void>;
 }
 
 /**
@@ -31,15 +33,16 @@ export function createJetStreamPublisher(
   const js = jetstream(nc);
   const subject = paymentCreatedSubject(stream);
   return {
-    async publish(event) {
-      await withSpan(`${subject} publish`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": event.paymentId } }, async (span) => {
+    async publish(event, trace) {
+      const attributes = { "messaging.system": "nats", "messaging.destination.name": subject, "payment.id": event.paymentId };
+      await withSpan(`${subject} publish`, { kind: SpanKind.PRODUCER, attributes, parent: trace }, async (span, publishing) => {
         const ack = await js.publish(subject, PaymentCreated.encode(event).finish(), {
           msgID: event.paymentId,
           timeout: options.ackTimeoutMs ?? 5000,
-          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value)),
+          headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value), publishing),
         });
         span.setAttribute("payment.duplicate", ack.duplicate);
-        log.debug({ paymentId: event.paymentId, seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
+        log.debug({ paymentId: event.paymentId, ...traceIdsOf(publishing), seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
       });
     },
   };
@@ -76,9 +79,9 @@ export class PaymentHandOver {
     this.maxDelayMs = options.maxDelayMs ?? 4000;
   }
 
-  /** Starts the hand-over and returns at once. */
-  handOver(event: PaymentCreated): void {
-    const task = this.run(event).finally(() => this.pending.delete(task));
+  /** Starts the hand-over, continuing the payment's `trace`, and returns at once. */
+  handOver(event: PaymentCreated, trace: Context): void {
+    const task = this.run(event, trace).finally(() => this.pending.delete(task));
     this.pending.add(task);
   }
 
@@ -103,21 +106,22 @@ export class PaymentHandOver {
     this.stopping.abort();
   }
 
-  private async run(event: PaymentCreated): Promise<void> {
+  private async run(event: PaymentCreated, trace: Context): Promise<void> {
+    const scope = new TraceScope(trace, this.log);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.publisher.publish(event);
+        await this.publisher.publish(event, trace);
         return;
       } catch (err) {
         if (attempt >= this.attempts || this.stopping.signal.aborted) {
-          this.log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
+          scope.log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
           return;
         }
         const delay = Math.min(this.baseDelayMs * 2 ** (attempt - 1), this.maxDelayMs);
-        this.log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
+        scope.log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
         const waited = await sleep(delay, true, { signal: this.stopping.signal }).catch(() => false);
         if (!waited) {
-          this.log.warn({ paymentId: event.paymentId, attempts: attempt }, "shutting down: PaymentCreated hand-over left to the reconciler");
+          scope.log.warn({ paymentId: event.paymentId, attempts: attempt }, "shutting down: PaymentCreated hand-over left to the reconciler");
           return;
         }
       }

@@ -117,8 +117,8 @@ describe("PaymentService with a fake Processing and real NATS JetStream", () => 
     const jetStream = createJetStreamPublisher(nc, stream, log);
     // Records each publish the stream acknowledged, so tests know a hand-over has finished.
     const recording: PaymentCreatedPublisher = {
-      async publish(event) {
-        await jetStream.publish(event);
+      async publish(event, trace) {
+        await jetStream.publish(event, trace);
         published.push(event.paymentId);
       },
     };

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { pino } from "pino";
+import { NO_TRACE } from "@payments/common/tracing";
 import { PaymentHandOver, type PaymentCreatedPublisher } from "../../src/messaging/paymentCreated.publisher.js";
 import type { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 
@@ -15,7 +16,7 @@ describe("PaymentHandOver (background publish with retries)", () => {
       },
     };
     const handOver = new PaymentHandOver(flaky, log, { baseDelayMs: 1 });
-    handOver.handOver(event);
+    handOver.handOver(event, NO_TRACE);
     await handOver.settle(1_000);
     expect(calls).to.equal(3);
     expect(handOver.inFlight).to.equal(0);
@@ -30,7 +31,7 @@ describe("PaymentHandOver (background publish with retries)", () => {
       },
     };
     const handOver = new PaymentHandOver(down, log, { baseDelayMs: 60_000 });
-    handOver.handOver(event);
+    handOver.handOver(event, NO_TRACE);
     const started = Date.now();
     await handOver.settle(20);
     // The abandoned hand-over ends on the next turn of the event loop, not a minute later.

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
+import type { Context } from "@opentelemetry/api";
 import { callUnary } from "@payments/common/grpc/client";
 import { uniqueDatabaseUrl, dropDatabase } from "@payments/testing/database";
 import { policyTokenInterceptor } from "@payments/testing/serviceTokens";
@@ -77,8 +78,9 @@ export class ProcessingHarness {
     return Number(row!.n);
   }
 
-  hold(request: Partial<HoldRequest>): Promise<HoldResponse> {
-    return callUnary(this.client.hold.bind(this.client), holdRequest(request));
+  /** Holds through the gRPC API; the call continues `trace` when given. */
+  hold(request: Partial<HoldRequest>, trace?: Context): Promise<HoldResponse> {
+    return callUnary(this.client.hold.bind(this.client), holdRequest(request), { trace });
   }
 
   settle(request: Partial<SettleRequest> & { paymentId: string }): Promise<SettleResponse> {

@@ -1,0 +1,27 @@
+import { trace, type Context, type Span } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { traceIdsOf } from "./tracing.js";
+
+/**
+ * What a piece of work about a payment (one call, one message) hands along: its trace context,
+ * and a logger whose lines carry that context's trace and span id (and `fields`, such as the
+ * payment id). The logger is made on first use, since many calls log nothing.
+ */
+export class TraceScope {
+  private logger?: Logger;
+
+  constructor(
+    readonly context: Context,
+    private readonly baseLog: Logger,
+    private readonly fields: Record<string, unknown> = {},
+  ) {}
+
+  get log(): Logger {
+    return (this.logger ??= this.baseLog.child({ ...this.fields, ...traceIdsOf(this.context) }));
+  }
+
+  /** The span this work runs in, to add attributes to; undefined outside a trace. */
+  get span(): Span | undefined {
+    return trace.getSpan(this.context);
+  }
+}
