@@ -1,7 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { expect } from "chai";
-import { pino } from "pino";
 import { ConfigError } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
 import { TraceScope } from "../../src/traceScope.js";
 import {
   contextOfTraceParent,
@@ -68,14 +68,17 @@ describe("trace context handed along explicitly (no context manager)", () => {
     expect(contextOfTraceParent("not-a-traceparent")).to.equal(ROOT_CONTEXT);
   });
 
-  it("tags a scope's log lines with its trace and span id and its fields", async () => {
+  it("tags a scope's log lines, and its children's, with its trace and span id and its fields", async () => {
     const lines: Record<string, unknown>[] = [];
-    const log = pino({ base: {} }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const log = createLogger("tracing-test", "info", { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     await withSpan("work", { parent: NO_TRACE }, async (_span, work) => {
-      new TraceScope(work, log, { paymentId: "p-1" }).log.info("about the payment");
-      expect(lines[0]).to.include({ paymentId: "p-1", ...traceIdsOf(work), msg: "about the payment" });
+      const scope = new TraceScope(work, log, { paymentId: "p-1" });
+      scope.log.child({ method: "Hold" }).info("about the payment");
+      expect(lines[0]).to.include({ paymentId: "p-1", method: "Hold", ...traceIdsOf(work), msg: "about the payment" });
     });
     new TraceScope(NO_TRACE, log).log.info("outside");
     expect(lines[1]).to.not.have.property("traceId");
+    log.info("not about a payment");
+    expect(lines[2]).to.not.have.property("traceId");
   });
 });
