@@ -35,9 +35,9 @@ async function run<Row>(em: EntityManager, statement: Knex.Raw): Promise<Row[]> 
  * Runs `fn` in one database transaction, given an entity manager bound to it, and commits
  * when `fn` resolves (rolls back when it throws). Unlike `em.transactional()`, it does not
  * record the transaction in MikroORM's AsyncLocalStorage, so only the entity manager given
- * to `fn` works inside it. Why: on Node 20 the first use of any AsyncLocalStorage turns on a
- * hook that runs on every promise of the process, for the rest of its life; one deposit
- * would slow every later Hold and Settle.
+ * to `fn` works inside it, and it flushes nothing: `fn` writes through SQL. Why: on Node 20
+ * the first use of any AsyncLocalStorage turns on a hook that runs on every promise of the
+ * process, for the rest of its life; one deposit would slow every later Hold and Settle.
  */
 export function inTransaction<T>(em: EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
   const tx = em.fork();
