@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { replaceAsyncResourceBind } from "@payments/common/asyncResourceBind";
+import { CHANNELZ_OFF } from "@payments/common/internalTransport";
 import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { runClosedLoop, runOpenLoop, type LoadResult, type LoadTarget } from "./load.js";
 import { sharedCounters, type LoadCommand, type LoadWorkerData } from "./loadGenerator.js";
@@ -22,9 +23,11 @@ const metadata = data.tokens.map((token) => {
   return md;
 });
 // A local subchannel pool per client: otherwise grpc-js shares one TCP connection among them.
+// Channelz off as in the services: its per-call bookkeeping would only add to the load
+// generator's CPU, which shares the cores with the system measured.
 const clients = Array.from(
   { length: data.channels },
-  () => new PaymentServiceClient(data.paymentAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  () => new PaymentServiceClient(data.paymentAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, ...CHANNELZ_OFF }),
 );
 const target: LoadTarget = {
   clients,
