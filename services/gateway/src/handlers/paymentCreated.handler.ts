@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { crashPoint } from "@payments/common/crashPoints";
 import { callUnary } from "@payments/common/grpc/client";
 import { isRemoteStatusError, isTransient } from "@payments/common/grpc/errors";
-import { SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
+import { loggerInTrace } from "@payments/common/logger";
+import { SpanKind, withSpan } from "@payments/common/tracing";
 import { TraceScope } from "@payments/common/traceScope";
 import {
   SettleOutcome,
@@ -76,7 +77,7 @@ export async function handlePaymentCreated(delivery: Delivery, deps: PivotDeps, 
   } catch (err) {
     // Poison: a redelivery would fail the same way, forever.
     const paymentId = err instanceof UndecodableMessageError ? err.paymentId : undefined;
-    deps.log.error({ err, paymentId, ...traceIdsOf(trace), streamSequence: delivery.streamSequence, deliveryCount: delivery.deliveryCount }, "undecodable PaymentCreated message terminated");
+    loggerInTrace(deps.log, trace).error({ err, paymentId, streamSequence: delivery.streamSequence, deliveryCount: delivery.deliveryCount }, "undecodable PaymentCreated message terminated");
     delivery.term();
     return;
   }

@@ -4,7 +4,8 @@ import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { callUnary } from "@payments/common/grpc/client";
 import { paymentCreatedSubject, type NatsConnection } from "@payments/common/nats";
-import { contextOfTraceParent, injectTraceContext, SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
+import { loggerInTrace } from "@payments/common/logger";
+import { contextOfTraceParent, injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 import type { PaymentRecord, ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 
@@ -74,7 +75,7 @@ export function startHandOverReconciler(
           headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value), publishing),
         }),
     );
-    log.warn({ paymentId: payment.id, ...traceIdsOf(parent), createTime: payment.createTime, duplicate: ack.duplicate }, ack.duplicate ? "stale payment: original hand-over still in the stream" : "stale payment handed over again");
+    loggerInTrace(log, parent).warn({ paymentId: payment.id, createTime: payment.createTime, duplicate: ack.duplicate }, ack.duplicate ? "stale payment: original hand-over still in the stream" : "stale payment handed over again");
   };
 
   const round = async (): Promise<number> => {

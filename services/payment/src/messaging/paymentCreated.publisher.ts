@@ -2,11 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { Context } from "@opentelemetry/api";
-import { injectTraceContext, SpanKind, traceIdsOf, withSpan } from "@payments/common/tracing";
-import { TraceScope } from "@payments/common/traceScope";
+import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
 import type { NatsConnection } from "@payments/common/nats";
 import { paymentCreatedSubject } from "@payments/common/nats";
-import type { Logger } from "@payments/common/logger";
+import { loggerInTrace, type Logger } from "@payments/common/logger";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 
 /**
@@ -42,7 +41,7 @@ export function createJetStreamPublisher(
           headers: injectTraceContext(headers(), (h, key, value) => h.set(key, value), publishing),
         });
         span.setAttribute("payment.duplicate", ack.duplicate);
-        log.debug({ paymentId: event.paymentId, ...traceIdsOf(publishing), seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
+        loggerInTrace(log, publishing).debug({ paymentId: event.paymentId, seq: ack.seq, duplicate: ack.duplicate }, "PaymentCreated stored");
       });
     },
   };
@@ -107,21 +106,21 @@ export class PaymentHandOver {
   }
 
   private async run(event: PaymentCreated, trace: Context): Promise<void> {
-    const scope = new TraceScope(trace, this.log);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.publisher.publish(event, trace);
         return;
       } catch (err) {
+        const log = loggerInTrace(this.log, trace);
         if (attempt >= this.attempts || this.stopping.signal.aborted) {
-          scope.log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
+          log.error({ err, paymentId: event.paymentId, attempts: attempt }, "PaymentCreated hand-over failed; payment stays CREATED");
           return;
         }
         const delay = Math.min(this.baseDelayMs * 2 ** (attempt - 1), this.maxDelayMs);
-        scope.log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
+        log.warn({ err, paymentId: event.paymentId, attempt, retryInMs: delay }, "PaymentCreated publish failed, retrying");
         const waited = await sleep(delay, true, { signal: this.stopping.signal }).catch(() => false);
         if (!waited) {
-          scope.log.warn({ paymentId: event.paymentId, attempts: attempt }, "shutting down: PaymentCreated hand-over left to the reconciler");
+          log.warn({ paymentId: event.paymentId, attempts: attempt }, "shutting down: PaymentCreated hand-over left to the reconciler");
           return;
         }
       }
