@@ -2,6 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { replaceAsyncResourceBind } from "@payments/common/asyncResourceBind";
 import { CHANNELZ_OFF } from "@payments/common/internalTransport";
+import { keepPerCallTablesYoung } from "@payments/common/youngTables";
 import { PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { runClosedLoop, runOpenLoop, type LoadResult, type LoadTarget } from "./load.js";
 import { sharedCounters, type LoadCommand, type LoadWorkerData } from "./loadGenerator.js";
@@ -12,8 +13,10 @@ import { sharedCounters, type LoadCommand, type LoadWorkerData } from "./loadGen
  * the benchmark's database probes or by collections of the main thread's large heap.
  */
 const data = workerData as LoadWorkerData;
-// A gRPC client like the services (see asyncResourceBind.ts): its pauses would count as latency.
+// A gRPC client like the services (see asyncResourceBind.ts, youngTables.ts): its pauses would
+// count as latency.
 replaceAsyncResourceBind();
+keepPerCallTablesYoung();
 /** Where the live counts are written for the main thread. */
 const live = sharedCounters(data.counters);
 

@@ -10,6 +10,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { readInt } from "./config.js";
+import { keepTablesYoung } from "./youngTables.js";
 
 export type { NatsConnection };
 
@@ -33,6 +34,9 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
         log.warn({ nats: s.type }, "NATS connection status changed");
     }
   })();
+  // A JetStream publish waits for its acknowledgement as a request in this map (see youngTables.ts).
+  const pendingRequests = (nc as { protocol?: { muxSubscriptions?: object } }).protocol?.muxSubscriptions;
+  if (pendingRequests) keepTablesYoung(pendingRequests, ["reqs"]);
   log.info({ server: nc.getServer() }, "connected to NATS");
   return nc;
 }

@@ -9,6 +9,7 @@ import { startMetricsServer } from "@payments/common/metrics";
 import { startTracing } from "@payments/common/tracing";
 import { connectNats } from "@payments/common/nats";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
+import { keepPerCallTablesYoung } from "@payments/common/youngTables";
 import { ProcessingServiceClient } from "@payments/contracts/gen/payments/processing/v1/processing_service";
 import { loadConfig } from "./config.js";
 import { startGateway } from "./gateway.js";
@@ -17,8 +18,9 @@ import { StubPaymentProvider } from "./provider/stubProvider.js";
 import { withProviderTimeout } from "./provider/timeoutProvider.js";
 
 const log = createLogger("gateway");
-// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+// Before any connection or call: calls then die young (see asyncResourceBind.ts, youngTables.ts).
 replaceAsyncResourceBind();
+keepPerCallTablesYoung();
 try {
   const config = loadConfig();
   log.level = config.logLevel;

@@ -8,6 +8,7 @@ import { startMetricsServer } from "@payments/common/metrics";
 import { startTracing } from "@payments/common/tracing";
 import { connectNats, ensurePaymentStream } from "@payments/common/nats";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
+import { keepPerCallTablesYoung } from "@payments/common/youngTables";
 import { loadConfig } from "./config.js";
 import { createVerifierFromConfig } from "./auth/verifierFromConfig.js";
 import { createProcessingClient } from "./clients/processing.client.js";
@@ -15,8 +16,9 @@ import { createJetStreamPublisher, PaymentHandOver } from "./messaging/paymentCr
 import { startPaymentServer } from "./server.js";
 
 const bootLog = createLogger("payment");
-// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+// Before any connection or call: calls then die young (see asyncResourceBind.ts, youngTables.ts).
 replaceAsyncResourceBind();
+keepPerCallTablesYoung();
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -3,12 +3,14 @@ import { createLogger } from "@payments/common/logger";
 import { startMetricsServer } from "@payments/common/metrics";
 import { startTracing } from "@payments/common/tracing";
 import { exitOnSignals, exitOnStartFailure } from "@payments/common/shutdown";
+import { keepPerCallTablesYoung } from "@payments/common/youngTables";
 import { loadConfig } from "./config.js";
 import { startProcessing } from "./app.js";
 
 const log = createLogger("processing");
-// Before any call: gRPC client calls then die young (see asyncResourceBind.ts).
+// Before any connection or call: calls then die young (see asyncResourceBind.ts, youngTables.ts).
 replaceAsyncResourceBind();
+keepPerCallTablesYoung();
 try {
   const config = loadConfig();
   log.level = config.logLevel;
