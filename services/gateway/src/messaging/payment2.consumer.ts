@@ -12,6 +12,7 @@ import {
 import type { Context } from "@opentelemetry/api";
 import type { NatsConnection } from "@payments/common/nats";
 import { extractTraceContext, SpanKind, withSpan } from "@payments/common/tracing";
+import { keepTablesYoung } from "@payments/common/youngTables";
 import type { Logger } from "pino";
 import { deliveryOf, type Delivery } from "./delivery.js";
 import { redeliveries } from "../metrics.js";
@@ -97,7 +98,9 @@ export async function startConsumer(
 ): Promise<RunningConsumer> {
   const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumerName);
   const abort = new AbortController();
-  const inFlight = new Map<Promise<void>, Delivery>();
+  // In an object, so that the map can be replaced by a young copy (see youngTables.ts).
+  const tasks = { inFlight: new Map<Promise<void>, Delivery>() };
+  keepTablesYoung(tasks, ["inFlight"]);
   let running = true;
   let messages: ConsumerMessages | undefined;
   // The loop waits on one promise, settled when a handler finishes or stop() is called. (A race
@@ -117,18 +120,18 @@ export async function startConsumer(
       delivery.nak(1_000);
     });
     const tracked = task.finally(() => {
-      inFlight.delete(tracked);
+      tasks.inFlight.delete(tracked);
       wake();
     });
-    inFlight.set(tracked, delivery);
+    tasks.inFlight.set(tracked, delivery);
   };
 
   const loop = (async () => {
     while (running) {
       try {
-        while (running && inFlight.size >= settings.concurrency) await slotFree();
+        while (running && tasks.inFlight.size >= settings.concurrency) await slotFree();
         if (!running) break;
-        messages = await consumer.fetch({ max_messages: settings.concurrency - inFlight.size, expires: PULL_EXPIRES_MS });
+        messages = await consumer.fetch({ max_messages: settings.concurrency - tasks.inFlight.size, expires: PULL_EXPIRES_MS });
         if (!running) {
           // stop() came while the pull was being set up, and closed the one before it.
           await messages.close();
@@ -157,14 +160,14 @@ export async function startConsumer(
       wake();
       // Not awaited: close() resolves only once the loop has gone through the buffer.
       void messages?.close();
-      const finished = Promise.all([loop, ...inFlight.keys()]).then(() => true);
+      const finished = Promise.all([loop, ...tasks.inFlight.keys()]).then(() => true);
       const inTime = await Promise.race([finished, sleep(graceMs).then(() => false)]);
       if (inTime) return;
-      log.warn({ inFlight: inFlight.size }, "in-flight messages did not finish in time; handing them back");
+      log.warn({ inFlight: tasks.inFlight.size }, "in-flight messages did not finish in time; handing them back");
       abort.abort();
-      for (const delivery of inFlight.values()) delivery.nak();
+      for (const delivery of tasks.inFlight.values()) delivery.nak();
       // Handlers see the abort at their next step; a call already on the wire ends by its deadline.
-      await Promise.race([Promise.all([loop, ...inFlight.keys()]), sleep(settleMs)]);
+      await Promise.race([Promise.all([loop, ...tasks.inFlight.keys()]), sleep(settleMs)]);
     },
   };
 }

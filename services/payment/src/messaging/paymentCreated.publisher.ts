@@ -6,6 +6,7 @@ import { injectTraceContext, SpanKind, withSpan } from "@payments/common/tracing
 import type { NatsConnection } from "@payments/common/nats";
 import { paymentCreatedSubject } from "@payments/common/nats";
 import { loggerInTrace, type Logger } from "@payments/common/logger";
+import { keepTablesYoung } from "@payments/common/youngTables";
 import { PaymentCreated } from "@payments/contracts/gen/payments/events/v1/payment_events";
 
 /**
@@ -61,7 +62,8 @@ export interface HandOverOptions {
  * CREATED until a client retry or the gateway's reconciler hands it over again.
  */
 export class PaymentHandOver {
-  private readonly pending = new Set<Promise<void>>();
+  /** Not readonly: replaced by a young copy after each collection (see youngTables.ts). */
+  private pending = new Set<Promise<void>>();
   /** Ends the waits between retries at shutdown, so no timer outlives the service. */
   private readonly stopping = new AbortController();
   private readonly attempts: number;
@@ -76,6 +78,7 @@ export class PaymentHandOver {
     this.attempts = options.attempts ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 4000;
+    keepTablesYoung(this, ["pending"]);
   }
 
   /** Starts the hand-over, continuing the payment's `trace`, and returns at once. */
