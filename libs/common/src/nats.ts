@@ -34,9 +34,11 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
         log.warn({ nats: s.type }, "NATS connection status changed");
     }
   })();
-  // A JetStream publish waits for its acknowledgement as a request in this map (see youngTables.ts).
-  const pendingRequests = (nc as { protocol?: { muxSubscriptions?: object } }).protocol?.muxSubscriptions;
-  if (pendingRequests) keepTablesYoung(pendingRequests, ["reqs"]);
+  // Tables with an entry per call in flight (see youngTables.ts): a JetStream publish waits for
+  // its acknowledgement as a request, and each pull (fetch) is a subscription of its own.
+  const protocol = (nc as { protocol?: { muxSubscriptions?: object; subscriptions?: object } }).protocol;
+  if (protocol?.muxSubscriptions) keepTablesYoung(protocol.muxSubscriptions, ["reqs"]);
+  if (protocol?.subscriptions) keepTablesYoung(protocol.subscriptions, ["subs"]);
   log.info({ server: nc.getServer() }, "connected to NATS");
   return nc;
 }

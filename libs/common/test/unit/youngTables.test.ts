@@ -5,6 +5,8 @@ import { types } from "node:util";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
+import { pino } from "pino";
+import { connectNats } from "../../src/nats.js";
 import { keepPerCallTablesYoung, keepTablesYoung, renewTables, trackedTableOwners } from "../../src/youngTables.js";
 
 const survivalProbe = fileURLToPath(new URL("../fixtures/mapTableSurvival.ts", import.meta.url));
@@ -96,6 +98,19 @@ describe("youngTables", () => {
     } finally {
       client.close();
       server.forceShutdown();
+    }
+  });
+
+  it("tracks the NATS client's pending requests and subscriptions (a JetStream publish's acknowledgement, a pull)", async () => {
+    const nc = await connectNats(process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222", "young-tables-test", pino({ level: "silent" }));
+    try {
+      for (const field of ["reqs", "subs"]) {
+        const owners = trackedTableOwners().filter((owner) => field in owner);
+        expect(owners, field).to.have.length.above(0);
+        expect((owners.at(-1) as Record<string, unknown>)[field], field).to.be.instanceOf(Map);
+      }
+    } finally {
+      await nc.close();
     }
   });
 
