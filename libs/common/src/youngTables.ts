@@ -1,7 +1,8 @@
 import http2 from "node:http2";
+import { createRequire } from "node:module";
 import { PerformanceObserver } from "node:perf_hooks";
 import { types } from "node:util";
-import { Http2SubchannelConnector } from "@grpc/grpc-js/build/src/transport.js";
+import type { Http2SubchannelConnector } from "@grpc/grpc-js/build/src/transport.js";
 
 /**
  * Keeps the tables of the long-lived Maps and Sets that hold one entry per call in flight in
@@ -106,10 +107,22 @@ function stateOf(session: http2.Http2Session): Record<string, unknown> | undefin
   return typeof state === "object" && state !== null ? (state as Record<string, unknown>) : undefined;
 }
 
-/** grpc-js keeps each connection's calls in flight in its transport's `activeCalls`. */
+/**
+ * grpc-js keeps each connection's calls in flight in its transport's `activeCalls`. The
+ * connector that makes transports is internal to grpc-js: if another version has moved it,
+ * its connections are left alone rather than the process failing to start.
+ */
 function trackGrpcTransports(): void {
-  const connect = Http2SubchannelConnector.prototype.connect;
-  Http2SubchannelConnector.prototype.connect = async function (this: Http2SubchannelConnector, ...args) {
+  type TransportModule = { Http2SubchannelConnector?: typeof Http2SubchannelConnector };
+  let connector: typeof Http2SubchannelConnector | undefined;
+  try {
+    connector = (createRequire(import.meta.url)("@grpc/grpc-js/build/src/transport.js") as TransportModule).Http2SubchannelConnector;
+  } catch {
+    return;
+  }
+  if (typeof connector?.prototype.connect !== "function") return;
+  const connect = connector.prototype.connect;
+  connector.prototype.connect = async function (this: Http2SubchannelConnector, ...args) {
     const transport = await connect.apply(this, args);
     keepTablesYoung(transport, ["activeCalls"]);
     return transport;
