@@ -63,9 +63,10 @@ export interface RunningTracing {
  * manager: a payment's trace context is handed along explicitly (a `TraceScope` per call and
  * per message, a `trace` option on outgoing calls and publishes). Why: on Node 20 the
  * AsyncLocalStorage context manager runs a hook on every promise of the process (an `await`
- * took ~195 ns with it and ~70 ns without, in a micro-benchmark). With the exporter "none"
- * every span still has its trace and span ids (propagated and logged), but none is recorded:
- * timing and attributes nobody exports would only cost CPU on every call. With an exporter, OTEL_TRACES_SAMPLER
+ * took ~195 ns with it and ~70 ns without, in a micro-benchmark; paired benchmark runs saw no
+ * difference beyond their noise, README). With the exporter "none" every span still has its
+ * trace and span ids (propagated and logged), but none is recorded: timing and attributes
+ * nobody exports would only cost CPU on every call. With an exporter, OTEL_TRACES_SAMPLER
  * decides; its default follows the caller's sampled flag, so set the exporter on all three
  * services (a call from a service without one arrives marked "not sampled").
  */
