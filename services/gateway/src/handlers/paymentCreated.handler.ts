@@ -262,7 +262,7 @@ async function untilItSticks<Res>(
   const { log } = ctx.scope;
   for (let attempt = 1; ; attempt++) {
     if (deps.signal.aborted) return;
-    delivery.working();
+    delivery.keepAliveFor(deps.settings.settleDeadlineMs);
     try {
       done(await call());
       return;

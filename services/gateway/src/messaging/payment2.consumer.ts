@@ -138,7 +138,7 @@ export async function startConsumer(
           break;
         }
         for await (const msg of messages) {
-          const delivery = deliveryOf(msg);
+          const delivery = deliveryOf(msg, settings.ackWaitMs);
           // Received after the stop: another replica (or this one after a restart) takes it.
           if (running) start(delivery);
           else delivery.nak();
