@@ -3,6 +3,10 @@ import { status, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { callUnary } from "@payments/common/grpc/client";
 import type { CreatePaymentRequest, PaymentServiceClient } from "@payments/contracts/gen/payments/v1/payment_service";
 import { percentile } from "./percentile.js";
+import { slowCalls, type SlowCalls } from "./slowCalls.js";
+
+/** The `CreatePayment` p99 objective at half the maximum: calls slower than this count as slow. */
+export const P99_OBJECTIVE_MS = 20;
 
 /** Where and as whom payments are created. */
 export interface LoadTarget {
@@ -32,6 +36,8 @@ export interface LoadResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   /** Open loop: how late calls were sent after their due time (the load generator's own delay, part of the latency above). */
   sendLagMs?: { p50: number; p99: number; max: number };
+  /** Calls slower than the p99 objective, and how many of them fell within one second. */
+  slowCalls: SlowCalls;
 }
 
 /** Counters a sampler may read while a run is going. */
@@ -51,8 +57,13 @@ function requestFor(runKey: string, n: number, amountMinor: bigint): CreatePayme
 
 class Recorder {
   readonly latencies: number[] = [];
+  /** When each call was due (sent, in the closed loop), in ms from the run's start. */
+  readonly dueAt: number[] = [];
   readonly errors: Record<string, number> = {};
-  constructor(readonly live: LiveCounters) {}
+  constructor(
+    readonly live: LiveCounters,
+    readonly runStarted: number,
+  ) {}
 
   async call(target: LoadTarget, runKey: string, n: number, startedAt: number): Promise<void> {
     const client = target.clients[n % target.clients.length]!;
@@ -70,6 +81,7 @@ class Recorder {
     }
     // Failures count too: a slow error is as slow for the caller as a slow success.
     this.latencies.push(performance.now() - startedAt);
+    this.dueAt.push(startedAt - this.runStarted);
   }
 
   result(base: Pick<LoadResult, "mode" | "offeredPerS" | "concurrency" | "runKey">, durationS: number): LoadResult {
@@ -87,6 +99,7 @@ class Recorder {
         p99: percentile(sorted, 0.99),
         max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
       },
+      slowCalls: slowCalls(this.dueAt, this.latencies, P99_OBJECTIVE_MS),
     };
   }
 }
@@ -98,12 +111,12 @@ class Recorder {
  * percentiles instead of quietly lowering the rate (no coordinated omission).
  */
 export async function runOpenLoop(target: LoadTarget, runKey: string, ratePerS: number, durationMs: number, live: LiveCounters): Promise<LoadResult> {
-  const recorder = new Recorder(live);
+  const started = performance.now();
+  const recorder = new Recorder(live, started);
   const total = Math.max(1, Math.round((ratePerS * durationMs) / 1000));
   const intervalMs = 1000 / ratePerS;
   const inFlight = new Set<Promise<void>>();
   const lags = new Float64Array(total);
-  const started = performance.now();
   let n = 0;
   while (n < total) {
     const now = performance.now();
@@ -126,8 +139,8 @@ export async function runOpenLoop(target: LoadTarget, runKey: string, ratePerS: 
 
 /** Closed loop: `concurrency` callers, each sending its next payment once the last is answered. */
 export async function runClosedLoop(target: LoadTarget, runKey: string, concurrency: number, durationMs: number, live: LiveCounters): Promise<LoadResult> {
-  const recorder = new Recorder(live);
   const started = performance.now();
+  const recorder = new Recorder(live, started);
   const deadline = started + durationMs;
   let n = 0;
   const caller = async () => {

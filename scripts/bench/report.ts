@@ -1,5 +1,6 @@
 import type { CeilingResult } from "./ceiling.js";
 import type { CpuOwner, RunResult } from "./measure.js";
+import { P99_OBJECTIVE_MS } from "./load.js";
 import { TIMED_RPCS } from "./serverLatency.js";
 
 /** A target the issue set, checked against one run's figures. */
@@ -23,6 +24,15 @@ export function sustainedPerS(run: RunResult): number {
   return Math.min(run.acceptedPerS, run.settledPerS);
 }
 
+const P99_TARGET = `CreatePayment p99 < ${P99_OBJECTIVE_MS} ms at 50% of max`;
+
+/** "61 calls over 20 ms, 55 of them within one second from 7.2 s". */
+function describeSlowCalls(run: RunResult): string {
+  const slow = run.slowCalls;
+  if (slow.count === 0) return `no call over ${slow.overMs} ms`;
+  return `${slow.count} calls over ${slow.overMs} ms, ${slow.mostInOneSecond} of them within one second from ${f(slow.atS)} s`;
+}
+
 /** Checks the issue's targets; a target without the run it needs is "n/a", not a failure. */
 export function checkTargets(
   ceiling: CeilingResult | undefined,
@@ -40,8 +50,12 @@ export function checkTargets(
   else checks.push({ target: "settled throughput >= 50% of the SQL ceiling", measured: "n/a (needs the ceiling and a closed-loop run)", pass: undefined });
   checks.push(
     halfLoad
-      ? { target: "CreatePayment p99 < 20 ms at 50% of max", measured: `${f(halfLoad.latencyMs.p99)} ms at ${f(halfLoad.offeredPerS)}/s`, pass: halfLoad.latencyMs.p99 < 20 }
-      : { target: "CreatePayment p99 < 20 ms at 50% of max", measured: "n/a (no open-loop run at 50%)", pass: undefined },
+      ? {
+          target: P99_TARGET,
+          measured: `${f(halfLoad.latencyMs.p99)} ms at ${f(halfLoad.offeredPerS)}/s; ${describeSlowCalls(halfLoad)}`,
+          pass: halfLoad.latencyMs.p99 < P99_OBJECTIVE_MS,
+        }
+      : { target: P99_TARGET, measured: "n/a (no open-loop run at 50%)", pass: undefined },
   );
   const rss = Object.entries(peakRss);
   checks.push({
@@ -116,12 +130,14 @@ export function formatReport(input: {
     out.push(
       "The services' own timing (grpc_server_/grpc_client_handling_seconds histograms, estimated within buckets; \"Hold in Payment\": the call as Payment saw it), beside the load generator's:",
       table(
-        ["run", "send lag p99", "client p50", "client p99", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
+        ["run", "send lag p99", "client p50", "client p99", `over ${P99_OBJECTIVE_MS} ms`, "most in 1 s", ...TIMED_RPCS.flatMap((rpc) => [`${rpc.label} p50`, `${rpc.label} p99`])],
         input.runs.map((run) => [
           run.name,
           f(run.sendLagMs?.p99, 2),
           f(run.latencyMs.p50, 2),
           f(run.latencyMs.p99, 2),
+          String(run.slowCalls.count),
+          String(run.slowCalls.mostInOneSecond),
           ...TIMED_RPCS.flatMap((rpc) => [f(run.serverLatency[rpc.label]?.p50, 2), f(run.serverLatency[rpc.label]?.p99, 2)]),
         ]),
       ),
