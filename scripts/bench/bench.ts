@@ -104,10 +104,13 @@ async function main(): Promise<void> {
     load = await startLoadGenerator(options, system);
 
     if (options.warmupMs > 0) {
-      log(`warm-up: ${options.warmupMs / 1000} s closed loop (not reported)…`);
+      // Runs at given rates warm up at the first of them: a closed loop would leave a slow
+      // provider a backlog that outlasts the drain, and the runs would measure that backlog.
+      const warmupRate = options.rates[0];
+      log(`warm-up: ${options.warmupMs / 1000} s ${warmupRate === undefined ? "closed loop" : `open loop at ${warmupRate}/s`} (not reported)…`);
       const key = runKeyOf("warmup");
       await measureRun("warm-up", system, probe, key, options.drainTimeoutMs, load.live, () =>
-        load!.closed(key, options.concurrencies[0]!, options.warmupMs),
+        warmupRate === undefined ? load!.closed(key, options.concurrencies[0]!, options.warmupMs) : load!.open(key, warmupRate, options.warmupMs),
       );
     }
 
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
     const targets = checkTargets(ceiling, best, halfLoad, peakRss);
     const settings =
       `settings: ${options.hot ? "hot (one payer account)" : `${options.users} users`}, ${options.channels} gRPC channels, ` +
-      `provider latency ${options.providerLatencyMs} ms + up to ${options.providerJitterMs} ms jitter, GATEWAY_CONCURRENCY ${options.gatewayConcurrency}, ` +
+      `provider latency ${options.providerLatencyMs} ms + up to ${options.providerJitterMs} ms jitter, GATEWAY_CONCURRENCY ${options.gatewayConcurrency}, GATEWAY_SETTLE_CONCURRENCY ${options.gatewaySettleConcurrency}, ` +
       `DB_POOL_MAX ${options.dbPool}, ${options.durationMs / 1000} s per run, payments of ${options.amountMinor} USD cents`;
     const report = formatReport({ description: system.description, settings, ceiling, runs, peakRss, targets });
     process.stdout.write(`\n${report}\n`);

@@ -16,6 +16,7 @@ export interface BenchOptions {
   providerLatencyMs: number;
   providerJitterMs: number;
   gatewayConcurrency: number;
+  gatewaySettleConcurrency: number;
   dbPool: number;
   amountMinor: bigint;
   deadlineMs: number;
@@ -51,12 +52,14 @@ writes bench-results/latest.json and latest.svg.
   --concurrency C[,C…]      closed-loop callers; the best run is the maximum (16,32)
   --fractions F[,F…]        open-loop rates as fractions of the maximum (0.25,0.5,0.75)
   --duration S              seconds per run (15)
-  --warmup S                closed-loop warm-up before measuring, not reported (25): the services'
-                            JIT compilers take a fifth of their CPU in the first 15 s of load
+  --warmup S                warm-up before measuring, not reported (25): the services' JIT compilers
+                            take a fifth of their CPU in the first 15 s of load; a closed loop, or
+                            with --rate an open loop at the first rate
   --ceiling-duration S      seconds of the direct-SQL ceiling (10), each after 5 s not measured; --no-ceiling skips it
   --channels N              gRPC channels (TCP connections) of the load generator (4)
   --provider-latency-ms MS  stub provider latency (0: capacity); --provider-jitter-ms MS adds up to MS at random
-  --gateway-concurrency N   GATEWAY_CONCURRENCY (32)
+  --gateway-concurrency N   GATEWAY_CONCURRENCY (256): payments, provider calls included, one gateway carries at once
+  --gateway-settle-concurrency N  GATEWAY_SETTLE_CONCURRENCY (32): Settle calls one gateway has in flight
   --db-pool N               DB_POOL_MAX of Processing, and the ceiling's connections (10)
   --amount-minor N          amount of each payment in USD cents (100)
   --target HOST:PORT        drive a running system instead (needs --database-url; --dev-keys-dir defaults to .data/dev-keys)
@@ -100,6 +103,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       "provider-latency-ms": { type: "string" },
       "provider-jitter-ms": { type: "string" },
       "gateway-concurrency": { type: "string" },
+      "gateway-settle-concurrency": { type: "string" },
       "db-pool": { type: "string" },
       "amount-minor": { type: "string" },
       target: { type: "string" },
@@ -129,7 +133,8 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     channels: Math.round(one(values.channels, 4, "channels")),
     providerLatencyMs,
     providerJitterMs,
-    gatewayConcurrency: Math.round(one(values["gateway-concurrency"], 32, "gateway-concurrency")),
+    gatewayConcurrency: Math.round(one(values["gateway-concurrency"], 256, "gateway-concurrency")),
+    gatewaySettleConcurrency: Math.round(one(values["gateway-settle-concurrency"], 32, "gateway-settle-concurrency")),
     dbPool: Math.round(one(values["db-pool"], 10, "db-pool")),
     amountMinor: BigInt(Math.round(one(values["amount-minor"], 100, "amount-minor"))),
     deadlineMs: 10_000,

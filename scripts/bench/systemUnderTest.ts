@@ -61,6 +61,7 @@ export async function startSystem(options: BenchOptions, profileDir: string): Pr
         PROVIDER_LATENCY_MS: String(options.providerLatencyMs),
         PROVIDER_LATENCY_JITTER_MS: String(options.providerJitterMs),
         GATEWAY_CONCURRENCY: String(options.gatewayConcurrency),
+        GATEWAY_SETTLE_CONCURRENCY: String(options.gatewaySettleConcurrency),
       },
     },
   });

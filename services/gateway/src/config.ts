@@ -53,8 +53,13 @@ export interface GatewayConfig {
   providerTimeoutMs: number;
   /** GATEWAY_MAX_DELIVER: safety net against a message cycling forever. */
   maxDeliver: number;
-  /** GATEWAY_CONCURRENCY: messages handled at the same time by one replica. */
+  /**
+   * GATEWAY_CONCURRENCY: payments one replica carries at the same time, provider calls
+   * included: with a provider answering in L seconds, one replica settles at most this ÷ L a second.
+   */
   concurrency: number;
+  /** GATEWAY_SETTLE_CONCURRENCY: calls to Processing (Settle, FlagForReview) one replica has in flight. */
+  settleConcurrency: number;
   /** GATEWAY_RETRY_BASE_MS: first redelivery delay after a provider failure; doubles each time. */
   retryBaseMs: number;
   /** GATEWAY_RETRY_CAP_MS: longest redelivery delay. */
@@ -107,7 +112,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ackWaitMs: readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000),
     providerTimeoutMs: readInt(env, "PROVIDER_TIMEOUT_MS", Math.min(10_000, Math.floor(readInt(env, "GATEWAY_ACK_WAIT_MS", 30_000, 1_000) / 2)), 100),
     maxDeliver: readInt(env, "GATEWAY_MAX_DELIVER", 100, 1),
-    concurrency: readInt(env, "GATEWAY_CONCURRENCY", 32, 1, 10_000),
+    concurrency: readInt(env, "GATEWAY_CONCURRENCY", 256, 1, 10_000),
+    settleConcurrency: readInt(env, "GATEWAY_SETTLE_CONCURRENCY", 32, 1, 10_000),
     retryBaseMs: readInt(env, "GATEWAY_RETRY_BASE_MS", 500, 1),
     retryCapMs: readInt(env, "GATEWAY_RETRY_CAP_MS", 30_000, 1),
     providerAttempts: readInt(env, "GATEWAY_PROVIDER_ATTEMPTS", 8, 1),

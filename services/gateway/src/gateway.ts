@@ -8,6 +8,7 @@ import type { GatewayConfig } from "./config.js";
 import { handlePaymentCreated } from "./handlers/paymentCreated.handler.js";
 import { startHandOverReconciler, type RunningReconciler } from "./messaging/handOverReconciler.js";
 import { ensureGatewayConsumer, startConsumer } from "./messaging/payment2.consumer.js";
+import { ProcessingSlots } from "./messaging/processingSlots.js";
 import type { PaymentProvider } from "./provider/paymentProvider.js";
 import { consumerLag } from "./metrics.js";
 
@@ -54,11 +55,12 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
   };
   await ensureGatewayConsumer(jsm, consumerSettings);
 
+  const processingSlots = new ProcessingSlots(config.settleConcurrency);
   const grpc = await startGrpcServer({ host: config.host, port: config.port, services: [], maxReceiveMessageBytes: config.maxMessageBytes, log });
   const consumer = await startConsumer(
     nc,
     consumerSettings,
-    (delivery, signal, trace) => handlePaymentCreated(delivery, { processing, provider, settings: config, log, signal }, trace),
+    (delivery, signal, trace) => handlePaymentCreated(delivery, { processing, provider, processingSlots, settings: config, log, signal }, trace),
     log,
   );
   const reconciler = startHandOverReconciler(
@@ -85,7 +87,7 @@ export async function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
     log,
   );
   log.info(
-    { stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency, reconcileIntervalMs: config.reconcileIntervalMs, staleAfterMs: config.staleAfterMs },
+    { stream: config.stream, consumer: config.consumerName, concurrency: config.concurrency, settleConcurrency: config.settleConcurrency, reconcileIntervalMs: config.reconcileIntervalMs, staleAfterMs: config.staleAfterMs },
     "gateway consuming",
   );
 

@@ -42,9 +42,11 @@ try {
     transientFailureRate: config.provider.transientFailureRate,
     rules: { declineAboveMinor: config.provider.declineAboveMinor, declinedNumbers: new Set(config.provider.declinedNumbers) },
   };
-  // In PostgreSQL the stub's charges survive restarts and are shared by replicas.
+  // In PostgreSQL the stub's charges survive restarts and are shared by replicas. Each call
+  // holds a connection for one upsert only, after its simulated latency: a few connections
+  // serve hundreds of payments in flight.
   const stub = config.provider.databaseUrl
-    ? await PgStubPaymentProvider.open({ ...stubOptions, databaseUrl: config.provider.databaseUrl, poolMax: config.concurrency + 2 })
+    ? await PgStubPaymentProvider.open({ ...stubOptions, databaseUrl: config.provider.databaseUrl, poolMax: Math.min(config.concurrency, 16) + 2 })
     : new StubPaymentProvider(stubOptions);
   const provider = withProviderTimeout(stub, config.providerTimeoutMs);
   // NOT_SERVING while NATS or Processing is unreachable: no payment can be carried out then.

@@ -17,6 +17,7 @@ import { RejectReason } from "@payments/contracts/gen/payments/v1/payment";
 import { backoffDelayMs } from "../domain/backoff.js";
 import { providerCalls } from "../metrics.js";
 import type { Delivery } from "../messaging/delivery.js";
+import type { ProcessingSlots } from "../messaging/processingSlots.js";
 import { decodePaymentCreated, UndecodableMessageError, type PaymentToCharge } from "../messaging/paymentCreated.decoder.js";
 import { ProviderUnavailableError, type ChargeResult, type ChargeStatus, type PaymentProvider } from "../provider/paymentProvider.js";
 
@@ -39,6 +40,8 @@ export interface PivotSettings {
 export interface PivotDeps {
   processing: ProcessingServiceClient;
   provider: PaymentProvider;
+  /** Bounds the calls to Processing in flight, shared by all messages. */
+  processingSlots: ProcessingSlots;
   settings: PivotSettings;
   log: Logger;
   /** Aborted when shutdown gave up waiting: stop retrying, the message was handed back. */
@@ -262,9 +265,8 @@ async function untilItSticks<Res>(
   const { log } = ctx.scope;
   for (let attempt = 1; ; attempt++) {
     if (deps.signal.aborted) return;
-    delivery.keepAliveFor(deps.settings.settleDeadlineMs);
     try {
-      done(await call());
+      done(await deps.processingSlots.run(delivery, deps.settings.settleDeadlineMs, call));
       return;
     } catch (err) {
       if (deps.signal.aborted) return;

@@ -194,6 +194,27 @@ describe("gateway (real NATS JetStream, fake Processing)", function () {
     expect(new Set(h.processing.calls.map((c) => c.paymentId)).size).to.equal(10);
   });
 
+  it("charges a slow provider for many payments at once, with no more Settles in flight than GATEWAY_SETTLE_CONCURRENCY", async () => {
+    const provider = stub(300);
+    await h.start(provider, { GATEWAY_CONCURRENCY: "64", GATEWAY_SETTLE_CONCURRENCY: "4" });
+    let settling = 0;
+    let mostSettling = 0;
+    h.processing.beforeAnswer = async () => {
+      settling++;
+      mostSettling = Math.max(mostSettling, settling);
+      await sleep(30);
+      settling--;
+    };
+    const payments = Array.from({ length: 40 }, () => paymentCreated());
+    for (const p of payments) await h.publish(p.bytes, p.id);
+    await h.untilAllAnswered(40, 20_000);
+    expect(provider.maxConcurrentCalls, "charges in flight at once").to.be.at.least(20);
+    expect(mostSettling, "Settles in flight at once").to.be.within(1, 4);
+    expect(new Set(h.processing.calls.map((c) => c.paymentId)).size).to.equal(40);
+    for (const p of payments) expect(provider.chargeCount(p.id)).to.equal(1);
+    expect((await h.consumerInfo()).num_redelivered).to.equal(0);
+  });
+
   it("pulls no more messages than it has free slots, so none waits unattended and comes back redelivered", async () => {
     const provider = stub();
     // Two slots, and a Settle outage three times the ack wait: the two messages in hand are

@@ -16,6 +16,15 @@ describe("gateway config", () => {
     expect(config.consumerName).to.equal("gateway");
     expect(config.streamReplicas).to.equal(1);
     expect(config.provider.databaseUrl).to.equal(undefined);
+    // Hundreds of payments in flight, so a provider answering in a second still keeps up;
+    // a few dozen Settles, so they do not crowd Processing's pool.
+    expect(config.concurrency).to.equal(256);
+    expect(config.settleConcurrency).to.equal(32);
+  });
+
+  it("refuses a GATEWAY_SETTLE_CONCURRENCY that is not a positive integer", () => {
+    expect(() => loadConfig({ GATEWAY_SETTLE_CONCURRENCY: "0" })).to.throw(ConfigError, /GATEWAY_SETTLE_CONCURRENCY/);
+    expect(() => loadConfig({ GATEWAY_SETTLE_CONCURRENCY: "lots" })).to.throw(ConfigError, /GATEWAY_SETTLE_CONCURRENCY/);
   });
 
   it("starts in production with the smallest production settings", () => {
