@@ -266,7 +266,7 @@ async function untilItSticks<Res>(
   for (let attempt = 1; ; attempt++) {
     if (deps.signal.aborted) return;
     try {
-      done(await deps.processingSlots.run(delivery, deps.settings.settleDeadlineMs, call));
+      done(await deps.processingSlots.run(delivery, deps.settings.settleDeadlineMs, call, deps.signal));
       return;
     } catch (err) {
       if (deps.signal.aborted) return;

@@ -27,13 +27,15 @@ export class ProcessingSlots {
   /**
    * Runs `call` once a slot is free. Until then, and once more as the call starts, the
    * delivery's ack timer is kept longer than `stepMs`: a payment queued behind others is
-   * not redelivered to another gateway while it waits.
+   * not redelivered to another gateway while it waits. A call whose `signal` aborted while it
+   * waited (shutdown handed its message back) is not made: it rejects with the abort reason.
    */
-  run<T>(delivery: Delivery, stepMs: number, call: () => Promise<T>): Promise<T> {
+  run<T>(delivery: Delivery, stepMs: number, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const mustWait = this.limit.activeCount + this.limit.pendingCount >= this.limit.concurrency;
     const keepAlive = mustWait ? setInterval(() => delivery.keepAliveFor(stepMs), this.keepAliveEveryMs) : undefined;
     return this.limit(() => {
       clearInterval(keepAlive);
+      signal?.throwIfAborted();
       delivery.keepAliveFor(stepMs);
       return call();
     });

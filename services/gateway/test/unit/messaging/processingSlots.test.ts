@@ -52,6 +52,21 @@ describe("ProcessingSlots", () => {
     expect(second.keptAlive, "no check after the call started").to.equal(keptAliveWhenItStarted);
   });
 
+  it("does not make a call whose signal aborted while it waited for a slot", async () => {
+    const slots = new ProcessingSlots(1);
+    const shutdown = new AbortController();
+    let made = 0;
+    const first = slots.run(countingDelivery(), 1_000, () => sleep(50));
+    const waiting = slots.run(countingDelivery(), 1_000, async () => made++, shutdown.signal);
+    shutdown.abort(new Error("shutting down"));
+    await first;
+    await waiting.then(
+      () => expect.fail("the call was made"),
+      (err: Error) => expect(err.message).to.equal("shutting down"),
+    );
+    expect(made).to.equal(0);
+  });
+
   it("gives the slot back when a call fails", async () => {
     const slots = new ProcessingSlots(1);
     const failing = slots.run(countingDelivery(), 1_000, () => Promise.reject(new Error("unavailable")));
