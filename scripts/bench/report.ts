@@ -112,16 +112,17 @@ export function formatReport(input: {
       ]),
     ),
     "",
-    "CPU ms per payment (utime+stime from /proc, from the start of a run to its last settlement) and commits per payment:",
+    "CPU ms per payment (utime+stime from /proc, from the start of a run to its last settlement), commits per payment, and the cores",
+    "those processes kept busy (half the maximum rate is not half the cores: at lower rates each process does less per wake-up):",
   );
   const owners: CpuOwner[] = ["payment", "processing", "gateway", "postgres", "nats", "loadgen"];
   out.push(
     table(
-      ["run", ...owners, "total", "commits"],
+      ["run", ...owners, "total", "commits", "cores busy"],
       input.runs.map((run) => {
         const values = owners.map((o) => run.cpuMsPerPayment[o]);
         const total = values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
-        return [run.name, ...values.map((v) => f(v, 2)), f(total, 2), f(run.commitsPerPayment, 2)];
+        return [run.name, ...values.map((v) => f(v, 2)), f(total, 2), f(run.commitsPerPayment, 2), f(coresBusy(total, run), 2)];
       }),
     ),
     "",
@@ -176,4 +177,13 @@ export function formatReport(input: {
   out.push("targets:");
   for (const check of input.targets) out.push(`  ${check.pass === undefined ? "N/A " : check.pass ? "PASS" : "FAIL"}  ${check.target}: ${check.measured}`);
   return out.join("\n");
+}
+
+/**
+ * The cores the measured processes kept busy through a run: their CPU per payment times the
+ * payments, over the load window and the drain after it. (The CPU is read a second or so
+ * later still, once the database has reported its commits; the quiet of that second adds little.)
+ */
+export function coresBusy(cpuMsPerPayment: number, run: Pick<RunResult, "accepted" | "durationS" | "drainMs">): number {
+  return (cpuMsPerPayment * run.accepted) / (run.durationS * 1000 + run.drainMs);
 }
