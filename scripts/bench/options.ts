@@ -59,7 +59,8 @@ writes bench-results/latest.json and latest.svg.
   --channels N              gRPC channels (TCP connections) of the load generator (4)
   --provider-latency-ms MS  stub provider latency (0: capacity); --provider-jitter-ms MS adds up to MS at random
   --gateway-concurrency N   GATEWAY_CONCURRENCY (256): payments, provider calls included, one gateway carries at once
-  --gateway-settle-concurrency N  GATEWAY_SETTLE_CONCURRENCY (32): Settle calls one gateway has in flight
+  --gateway-settle-concurrency N
+                            GATEWAY_SETTLE_CONCURRENCY (32): Settle calls one gateway has in flight
   --db-pool N               DB_POOL_MAX of Processing, and the ceiling's connections (10)
   --amount-minor N          amount of each payment in USD cents (100)
   --target HOST:PORT        drive a running system instead (needs --database-url; --dev-keys-dir defaults to .data/dev-keys)
